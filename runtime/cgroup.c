@@ -1,0 +1,782 @@
+/* cgroups v1 and v2 behind one interface.
+ *
+ * Detection runs once per process: it picks the version, finds our own group
+ * in each hierarchy (/proc/self/mountinfo + /proc/self/cgroup), creates the
+ * parent of sandbox groups under it and keeps an fd of each parent open. The
+ * hot path (create, write limits, destroy) is then a handful of *at() calls on
+ * short names: no stdio, no path walks from /. */
+#include "cgroup.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+
+/* One slot per controller we use; on v1 each may be its own hierarchy (cpu and
+ * cpuacct are often co-mounted and then share a directory), on v2 all share
+ * slot 0. */
+enum { SLOT_MEMORY, SLOT_PIDS, SLOT_CPU, SLOT_CPUACCT, NSLOTS };
+
+static const char *const slot_ctl[NSLOTS] = {"memory", "pids", "cpu", "cpuacct"};
+
+#define DEFAULT_PARENT "sandboxd"
+#define CPU_PERIOD_US 100000
+#define CPU_MIN_QUOTA_US 1000       /* the kernel refuses less */
+#define RMDIR_WAIT_US 1000000L      /* per destroy, over all its directories */
+#define KILL_ROUNDS 100             /* ~1 s with the back-off below */
+
+/* Written once by detect_once, read-only after. */
+static struct {
+    pthread_once_t once;
+    rt_cgroup_info info;
+    int pfd[NSLOTS];                /* parents of sandbox groups (aliases share) */
+    int owner[NSLOTS];              /* slot whose directory this slot uses; -1 */
+} g = {.once = PTHREAD_ONCE_INIT};
+
+static atomic_ulong counter;
+
+struct rt_cgroup {
+    int dfd[NSLOTS];                /* group directories, at owner slots */
+    char name[48];                  /* sbx-<pid>-<n>, the same in every parent */
+};
+
+/* ---- small file helpers ------------------------------------------------ */
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = us % 1000000 * 1000};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* Writes val to dir/file in one write(); -1 with errno on failure. */
+static int write_at(int dfd, const char *file, const char *val)
+{
+    cleanup_close int fd = openat(dfd, file, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(val);
+    ssize_t n = write(fd, val, len);
+    if (n < 0)
+        return -1;
+    if ((size_t)n != len) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads up to cap-1 bytes of dir/file and NUL-terminates; -1 with errno. */
+static ssize_t read_at(int dfd, const char *file, char *buf, size_t cap)
+{
+    cleanup_close int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = 0;
+    ssize_t n = 0;
+    while (len + 1 < cap && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    if (n < 0)
+        return -1;
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!isdigit((unsigned char)*s))
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || (*end && !isspace((unsigned char)*end)))
+        return false;
+    *out = v;
+    return true;
+}
+
+static int read_u64(int dfd, const char *file, uint64_t *out)
+{
+    char buf[32];
+    if (read_at(dfd, file, buf, sizeof buf) < 0)
+        return -1;
+    if (!parse_u64(buf, out)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Like read_u64, but a file this kernel lacks leaves *out alone. */
+static int read_optional(int dfd, const char *file, uint64_t *out)
+{
+    return read_u64(dfd, file, out) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* Finds "key value" at the start of a line of a flat-keyed file. */
+static bool key_u64(const char *buf, const char *key, uint64_t *out)
+{
+    size_t n = strlen(key);
+    for (const char *p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, key, n) == 0 && p[n] == ' ')
+            return parse_u64(p + n + 1, out);
+    return false;
+}
+
+/* Is tok one of the sep-separated words of list? */
+static bool has_token(const char *list, const char *tok, char sep)
+{
+    size_t n = strlen(tok);
+    for (const char *p = list; p; p = strchr(p, sep) ? strchr(p, sep) + 1 : NULL)
+        if (strncmp(p, tok, n) == 0 && (p[n] == sep || p[n] == '\0' || p[n] == '\n'))
+            return true;
+    return false;
+}
+
+static bool join(char *out, size_t cap, const char *dir, const char *name)
+{
+    size_t len = strlen(dir);
+    const char *sep = len && dir[len - 1] == '/' ? "" : "/";
+    int n = snprintf(out, cap, "%s%s%s", dir, sep, name);
+    return n >= 0 && (size_t)n < cap;
+}
+
+static bool copy(char *out, size_t cap, const char *s)
+{
+    int n = snprintf(out, cap, "%s", s);
+    return n >= 0 && (size_t)n < cap;
+}
+
+/* ---- detection ------------------------------------------------------------ */
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+    char *r = g.info.reason;
+    size_t len = strlen(r);
+    if (len && len + 3 < sizeof g.info.reason) {
+        memcpy(r + len, "; ", 3);
+        len += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r + len, sizeof g.info.reason - len, fmt, ap);
+    va_end(ap);
+}
+
+/* Undoes the octal escapes (\040) mountinfo uses for blanks. */
+static void unescape(char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r; r++, w++) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+            r[3] >= '0' && r[3] <= '7') {
+            *w = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+            r += 3;
+        } else {
+            *w = *r;
+        }
+    }
+    *w = '\0';
+}
+
+typedef struct mount_entry {
+    char *root, *mnt, *fstype, *opts;
+} mount_entry;
+
+/* "id parent dev root mnt opts [optional...] - fstype source superopts" */
+static bool split_mountinfo(char *line, mount_entry *m)
+{
+    char *save, *f[5];
+    char *tok = strtok_r(line, " \n", &save);
+    for (int i = 0; i < 5; i++, tok = strtok_r(NULL, " \n", &save)) {
+        if (!tok)
+            return false;
+        f[i] = tok;
+    }
+    while (tok && strcmp(tok, "-") != 0)
+        tok = strtok_r(NULL, " \n", &save);
+    m->fstype = strtok_r(NULL, " \n", &save);
+    char *source = strtok_r(NULL, " \n", &save);
+    m->opts = source ? strtok_r(NULL, " \n", &save) : NULL;
+    if (!tok || !m->fstype || !m->opts)
+        return false;
+    m->root = f[3];
+    m->mnt = f[4];
+    unescape(m->root);
+    unescape(m->mnt);
+    return true;
+}
+
+static bool mount_matches(const mount_entry *m, const char *ctl)
+{
+    if (!ctl)
+        return strcmp(m->fstype, "cgroup2") == 0;
+    return strcmp(m->fstype, "cgroup") == 0 && has_token(m->opts, ctl, ',');
+}
+
+/* Finds the mount of ctl's v1 hierarchy (ctl NULL: the cgroup2 one). v1: the
+ * first listed. v2: one at /sys/fs/cgroup wins, the last listed there being
+ * the one visible. */
+static bool find_mount(const char *ctl, char *mnt, char *root, size_t cap)
+{
+    cleanup_file FILE *f = fopen("/proc/self/mountinfo", "re");
+    cleanup_free char *line = NULL;
+    size_t n = 0;
+    bool found = false;
+    if (!f)
+        return false;
+    while (getline(&line, &n, f) > 0) {
+        mount_entry m;
+        if (!split_mountinfo(line, &m) || !mount_matches(&m, ctl))
+            continue;
+        if (found && (ctl || strcmp(m.mnt, "/sys/fs/cgroup") != 0))
+            continue;
+        found = copy(mnt, cap, m.mnt) && copy(root, cap, m.root);
+    }
+    return found;
+}
+
+/* Our own group's path in ctl's hierarchy (ctl NULL: the v2 "0::" line). */
+static bool own_path(const char *ctl, char *path, size_t cap)
+{
+    cleanup_file FILE *f = fopen("/proc/self/cgroup", "re");
+    cleanup_free char *line = NULL;
+    size_t n = 0;
+    if (!f)
+        return false;
+    while (getline(&line, &n, f) > 0) {
+        char *ctls = strchr(line, ':');
+        char *p = ctls ? strchr(ctls + 1, ':') : NULL;
+        if (!p)
+            continue;
+        *p++ = '\0';
+        ctls++;
+        p[strcspn(p, "\n")] = '\0';
+        if (ctl ? has_token(ctls, ctl, ',') : *ctls == '\0')
+            return copy(path, cap, p);
+    }
+    return false;
+}
+
+/* The directory of our own group: mount point + our path below its root. */
+static bool own_dir(const char *ctl, char *out, size_t cap)
+{
+    char mnt[512], root[512], path[512];
+    if (!find_mount(ctl, mnt, root, sizeof mnt) || !own_path(ctl, path, sizeof path))
+        return false;
+    size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
+    if (strncmp(path, root, rl) != 0 || (path[rl] != '/' && path[rl] != '\0'))
+        return false;
+    const char *rel = strcmp(path + rl, "/") == 0 ? "" : path + rl;
+    int len = snprintf(out, cap, "%s%s", mnt, rel);
+    return len >= 0 && (size_t)len < cap;
+}
+
+/* Creates (if needed) and opens info.parent[slot]; a slot of the same
+ * hierarchy as an earlier one (co-mounted cpu,cpuacct) shares its fd. */
+static bool open_parent(int slot)
+{
+    const char *path = g.info.parent[slot];
+    for (int j = 0; j < slot; j++) {
+        if (g.owner[j] == j && strcmp(g.info.parent[j], path) == 0) {
+            g.owner[slot] = j;
+            g.pfd[slot] = g.pfd[j];
+            return true;
+        }
+    }
+    if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+        note("mkdir %s: %s", path, strerror(errno));
+        return false;
+    }
+    g.pfd[slot] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (g.pfd[slot] < 0) {
+        note("opening %s: %s", path, strerror(errno));
+        return false;
+    }
+    g.owner[slot] = slot;
+    return true;
+}
+
+static void setup_v1(const char *name)
+{
+    rt_cgroup_info *info = &g.info;
+    bool *usable[NSLOTS] = {&info->memory, &info->pids, &info->cpu, &info->cpuacct};
+    for (int s = 0; s < NSLOTS; s++) {
+        char own[512];
+        if (!own_dir(slot_ctl[s], own, sizeof own))
+            note("no v1 %s hierarchy holding our process is mounted", slot_ctl[s]);
+        else if (!join(info->parent[s], sizeof info->parent[s], own, name))
+            note("path of the %s parent is too long", slot_ctl[s]);
+        else
+            *usable[s] = open_parent(s);
+        info->writable |= *usable[s];
+    }
+    info->memory_swap = info->memory &&
+        faccessat(g.pfd[SLOT_MEMORY], "memory.memsw.limit_in_bytes", F_OK, 0) == 0;
+    if (info->memory && !info->memory_swap)
+        note("no memory.memsw (swap accounting off): swappiness 0 instead");
+    info->version = info->writable ? RT_CGROUP_V1 : RT_CGROUP_NONE;
+}
+
+/* Enables our controllers in dir/cgroup.subtree_control. */
+static bool enable_controllers(const char *dir)
+{
+    char list[32], path[560];
+    int n = snprintf(list, sizeof list, "%s%s%s", g.info.memory ? "+memory " : "",
+                     g.info.pids ? "+pids " : "", g.info.cpu ? "+cpu" : "");
+    if (n == 0)
+        return true;
+    if (!join(path, sizeof path, dir, "cgroup.subtree_control")) {
+        note("path of %s is too long", dir);
+        return false;
+    }
+    if (write_at(AT_FDCWD, path, list) == 0)
+        return true;
+    note("enabling \"%s\" in %s: %s%s", list, path, strerror(errno),
+         errno == EBUSY ? " (our group holds processes; cgroup v2 forbids that in a "
+                          "group that hands controllers down)" : "");
+    return false;
+}
+
+/* Reads the controllers our v2 group can hand down. */
+static bool v2_controllers(const char *own, char *avail, size_t cap)
+{
+    char path[560];
+    if (!join(path, sizeof path, own, "cgroup.controllers") ||
+        read_at(AT_FDCWD, path, avail, cap) < 0) {
+        note("reading %s/cgroup.controllers: %s", own, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static void setup_v2(const char *name)
+{
+    rt_cgroup_info *info = &g.info;
+    char own[512], avail[256];
+    if (!own_dir(NULL, own, sizeof own)) {
+        note("no cgroup file system holding our process is mounted");
+        return;
+    }
+    if (!v2_controllers(own, avail, sizeof avail))
+        return;
+    info->memory = has_token(avail, "memory", ' ');
+    info->pids = has_token(avail, "pids", ' ');
+    info->cpu = has_token(avail, "cpu", ' ');
+    info->cpuacct = true;           /* cpu.stat is there without any controller */
+    if (!info->memory || !info->pids || !info->cpu)
+        note("cgroup2 %s lacks controllers (has: %.*s)", own, (int)strcspn(avail, "\n"), avail);
+    if (!join(info->parent[0], sizeof info->parent[0], own, name)) {
+        note("path of the parent is too long");
+        return;
+    }
+    if (!enable_controllers(own) || !open_parent(0) || !enable_controllers(info->parent[0]))
+        return;
+    for (int s = 1; s < NSLOTS; s++) {
+        g.owner[s] = 0;
+        g.pfd[s] = g.pfd[0];
+    }
+    info->memory_swap = info->memory && faccessat(g.pfd[0], "memory.swap.max", F_OK, 0) == 0;
+    info->writable = true;
+    info->version = RT_CGROUP_V2;
+}
+
+/* v2 wins when it is the main mount or has memory and pids for us. */
+static bool v2_preferred(void)
+{
+    struct statfs st;
+    char own[512], path[560], avail[256];
+    if (statfs("/sys/fs/cgroup", &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC)
+        return true;
+    return own_dir(NULL, own, sizeof own) &&
+           join(path, sizeof path, own, "cgroup.controllers") &&
+           read_at(AT_FDCWD, path, avail, sizeof avail) >= 0 &&
+           has_token(avail, "memory", ' ') && has_token(avail, "pids", ' ');
+}
+
+static bool v1_mounted(void)
+{
+    char mnt[512], root[512];
+    for (int s = 0; s < NSLOTS; s++)
+        if (find_mount(slot_ctl[s], mnt, root, sizeof mnt))
+            return true;
+    return false;
+}
+
+static void detect_once(void)
+{
+    rt_cgroup_info *info = &g.info;
+    for (int s = 0; s < NSLOTS; s++)
+        g.pfd[s] = g.owner[s] = -1;
+    const char *name = getenv("SBX_CGROUP_PARENT");
+    if (!name || !*name)
+        name = DEFAULT_PARENT;
+    if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        note("SBX_CGROUP_PARENT \"%s\" is not a plain directory name", name);
+    else if (v2_preferred())
+        setup_v2(name);
+    else if (v1_mounted())
+        setup_v1(name);
+    else
+        setup_v2(name);             /* a cgroup2 mount without controllers */
+    if (info->version != RT_CGROUP_NONE)
+        return;
+    info->memory = info->memory_swap = info->pids = info->cpu = info->cpuacct =
+        info->writable = false;
+    for (int s = 0; s < NSLOTS; s++)
+        g.owner[s] = -1;            /* nothing to create in, nothing to sweep */
+}
+
+const rt_cgroup_info *rt_cgroup_detect(void)
+{
+    pthread_once(&g.once, detect_once);
+    return &g.info;
+}
+
+/* ---- one group ---------------------------------------------------------------- */
+
+static bool is_owner(int slot)
+{
+    return g.owner[slot] == slot;
+}
+
+/* The group directory that serves a slot's controller. */
+static int slot_dfd(const rt_cgroup *cg, int slot)
+{
+    return g.owner[slot] < 0 ? -1 : cg->dfd[g.owner[slot]];
+}
+
+static int set_value(rt_cgroup *cg, int slot, const char *file, const char *val,
+                     rt_error *err)
+{
+    if (write_at(slot_dfd(cg, slot), file, val) == 0)
+        return 0;
+    return rt_error_set(err, errno, "writing \"%s\" to %s/%s/%s", val,
+                        g.info.parent[g.owner[slot]], cg->name, file);
+}
+
+static int set_u64(rt_cgroup *cg, int slot, const char *file, uint64_t v, rt_error *err)
+{
+    char val[24];
+    snprintf(val, sizeof val, "%llu", (unsigned long long)v);
+    return set_value(cg, slot, file, val, err);
+}
+
+/* Removes rmdir-ably; while processes are still exiting (EBUSY) it retries,
+ * backing off from 100 us, as long as *budget_us lasts. */
+static int rmdir_retry(int pfd, const char *name, long *budget_us)
+{
+    for (long delay = 100;; delay = delay < 100000 ? delay * 2 : delay) {
+        if (unlinkat(pfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+            return 0;
+        if (errno != EBUSY || *budget_us <= 0)
+            return -1;
+        sleep_us(delay < *budget_us ? delay : *budget_us);
+        *budget_us -= delay;
+    }
+}
+
+static int remove_dirs(rt_cgroup *cg, rt_error *err)
+{
+    long budget = RMDIR_WAIT_US;
+    int rc = 0;
+    for (int s = NSLOTS - 1; s >= 0; s--) {
+        if (!is_owner(s) || cg->dfd[s] < 0)
+            continue;
+        close(cg->dfd[s]);
+        cg->dfd[s] = -1;
+        if (rmdir_retry(g.pfd[s], cg->name, &budget) < 0 && rc == 0)
+            rc = rt_error_set(err, errno, "removing cgroup %s/%s", g.info.parent[s], cg->name);
+    }
+    return rc;
+}
+
+/* Makes the group's directory in each hierarchy and opens it. */
+static int make_dirs(rt_cgroup *cg, rt_error *err)
+{
+    for (int s = 0; s < NSLOTS; s++) {
+        if (!is_owner(s))
+            continue;
+        if (mkdirat(g.pfd[s], cg->name, 0755) < 0)
+            return rt_error_set(err, errno, "creating cgroup %s/%s", g.info.parent[s],
+                                cg->name);
+        cg->dfd[s] = openat(g.pfd[s], cg->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (cg->dfd[s] < 0) {
+            int e = errno;
+            unlinkat(g.pfd[s], cg->name, AT_REMOVEDIR);
+            return rt_error_set(err, e, "opening cgroup %s/%s", g.info.parent[s], cg->name);
+        }
+    }
+    return 0;
+}
+
+/* RAM limit and no swap beyond it. */
+static int set_memory(rt_cgroup *cg, uint64_t bytes, rt_error *err)
+{
+    if (g.info.version == RT_CGROUP_V2) {
+        if (set_u64(cg, SLOT_MEMORY, "memory.max", bytes, err) < 0)
+            return -1;
+        return g.info.memory_swap ? set_value(cg, SLOT_MEMORY, "memory.swap.max", "0", err) : 0;
+    }
+    if (set_u64(cg, SLOT_MEMORY, "memory.limit_in_bytes", bytes, err) < 0)
+        return -1;
+    if (g.info.memory_swap)
+        return set_u64(cg, SLOT_MEMORY, "memory.memsw.limit_in_bytes", bytes, err);
+    return set_value(cg, SLOT_MEMORY, "memory.swappiness", "0", err);
+}
+
+static int set_cpus(rt_cgroup *cg, double cpus, rt_error *err)
+{
+    unsigned long long quota = (unsigned long long)(cpus * CPU_PERIOD_US + 0.5);
+    if (quota < CPU_MIN_QUOTA_US)
+        quota = CPU_MIN_QUOTA_US;
+    if (g.info.version == RT_CGROUP_V2) {
+        char val[48];
+        snprintf(val, sizeof val, "%llu %d", quota, CPU_PERIOD_US);
+        return set_value(cg, SLOT_CPU, "cpu.max", val, err);
+    }
+    if (set_u64(cg, SLOT_CPU, "cpu.cfs_period_us", CPU_PERIOD_US, err) < 0)
+        return -1;
+    return set_u64(cg, SLOT_CPU, "cpu.cfs_quota_us", quota, err);
+}
+
+/* Writes each limit the host can enforce; a limit of 0 is left unlimited. */
+static int write_limits(rt_cgroup *cg, const rt_limits *l, rt_enforced *e, rt_error *err)
+{
+    if (g.info.memory && l->memory_bytes) {
+        if (set_memory(cg, l->memory_bytes, err) < 0)
+            return -1;
+        e->memory = true;
+    }
+    if (g.info.pids && l->pids) {
+        if (set_u64(cg, SLOT_PIDS, "pids.max", l->pids, err) < 0)
+            return -1;
+        e->pids = true;
+    }
+    if (g.info.cpu && l->cpus > 0) {
+        if (set_cpus(cg, l->cpus, err) < 0)
+            return -1;
+        e->cpus = true;
+    }
+    e->cpu_time = g.info.cpuacct;
+    return 0;
+}
+
+int rt_cgroup_create(const rt_limits *limits, rt_cgroup **out, rt_enforced *enforced,
+                     rt_error *err)
+{
+    const rt_cgroup_info *info = rt_cgroup_detect();
+    *out = NULL;
+    *enforced = (rt_enforced){0};
+    if (info->version == RT_CGROUP_NONE)
+        return rt_error_set(err, 0, "cgroups unusable: %s", info->reason);
+    rt_cgroup *cg = malloc(sizeof *cg);
+    if (!cg)
+        return rt_error_set(err, ENOMEM, "allocating a cgroup");
+    for (int s = 0; s < NSLOTS; s++)
+        cg->dfd[s] = -1;
+    snprintf(cg->name, sizeof cg->name, "sbx-%ld-%lu", (long)getpid(),
+             atomic_fetch_add(&counter, 1) + 1);
+    if (make_dirs(cg, err) < 0 || write_limits(cg, limits, enforced, err) < 0) {
+        remove_dirs(cg, NULL);
+        free(cg);
+        *enforced = (rt_enforced){0};
+        return -1;
+    }
+    *out = cg;
+    return 0;
+}
+
+int rt_cgroup_dirfd(rt_cgroup *cg)
+{
+    return g.info.version == RT_CGROUP_V2 ? cg->dfd[0] : -1;
+}
+
+int rt_cgroup_attach(rt_cgroup *cg, pid_t pid, rt_error *err)
+{
+    char val[24];
+    snprintf(val, sizeof val, "%ld", (long)pid);
+    for (int s = 0; s < NSLOTS; s++)
+        if (is_owner(s) && set_value(cg, s, "cgroup.procs", val, err) < 0)
+            return -1;
+    return 0;
+}
+
+int rt_cgroup_cpu_ns(rt_cgroup *cg, uint64_t *user_ns, uint64_t *sys_ns)
+{
+    int dfd = slot_dfd(cg, SLOT_CPUACCT);
+    char buf[1024];
+    uint64_t user, sys;
+    if (!g.info.cpuacct) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    if (g.info.version == RT_CGROUP_V1)
+        return read_u64(dfd, "cpuacct.usage_user", user_ns) < 0 ||
+               read_u64(dfd, "cpuacct.usage_sys", sys_ns) < 0 ? -1 : 0;
+    if (read_at(dfd, "cpu.stat", buf, sizeof buf) < 0)
+        return -1;
+    if (!key_u64(buf, "user_usec", &user) || !key_u64(buf, "system_usec", &sys)) {
+        errno = EINVAL;
+        return -1;
+    }
+    *user_ns = user * 1000;
+    *sys_ns = sys * 1000;
+    return 0;
+}
+
+static int read_memory(rt_cgroup *cg, rt_usage *usage, bool *oom)
+{
+    int dfd = slot_dfd(cg, SLOT_MEMORY);
+    bool v1 = g.info.version == RT_CGROUP_V1;
+    char buf[512];
+    uint64_t kills = 0;
+    if (read_optional(dfd, v1 ? "memory.max_usage_in_bytes" : "memory.peak",
+                      &usage->memory_peak_bytes) < 0)
+        return -1;
+    if (read_at(dfd, v1 ? "memory.oom_control" : "memory.events", buf, sizeof buf) < 0)
+        return -1;
+    *oom = key_u64(buf, "oom_kill", &kills) && kills > 0;
+    return 0;
+}
+
+int rt_cgroup_read_usage(rt_cgroup *cg, rt_usage *usage, bool *oom)
+{
+    uint64_t user, sys;
+    int rc = 0;
+    *oom = false;
+    if (g.info.cpuacct) {
+        if (rt_cgroup_cpu_ns(cg, &user, &sys) == 0) {
+            usage->cpu_user_ms = (double)user / 1e6;
+            usage->cpu_sys_ms = (double)sys / 1e6;
+        } else {
+            rc = -1;
+        }
+    }
+    if (g.info.memory && read_memory(cg, usage, oom) < 0)
+        rc = -1;
+    if (g.info.pids && read_optional(slot_dfd(cg, SLOT_PIDS), "pids.peak", &usage->pids_peak) < 0)
+        rc = -1;
+    return rc;
+}
+
+/* SIGKILLs every pid listed in dir/cgroup.procs; returns how many it
+ * signalled (0: empty), -1 when the list cannot be read. */
+static int kill_listed(int dfd)
+{
+    cleanup_close int fd = openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+    char buf[4096];
+    ssize_t len;
+    long pid = 0;
+    int n = 0;
+    if (fd < 0)
+        return -1;
+    while ((len = read(fd, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < len; i++) {
+            if (isdigit((unsigned char)buf[i])) {
+                pid = pid * 10 + (buf[i] - '0');
+            } else if (pid > 0) {
+                n += kill((pid_t)pid, SIGKILL) == 0;
+                pid = 0;
+            }
+        }
+    }
+    if (pid > 0)
+        n += kill((pid_t)pid, SIGKILL) == 0;
+    return len < 0 ? -1 : n;
+}
+
+/* Kills everything in one group directory and waits (bounded) until it is
+ * empty. SIGKILL cannot be caught and a process it is pending for cannot fork
+ * any more, so the rounds converge without the freezer. */
+static void kill_dir(int dfd)
+{
+    /* cgroup.kill (v2, Linux 5.14+) kills at once and the rounds only wait;
+     * where it is absent or fails the rounds do the killing. */
+    if (g.info.version == RT_CGROUP_V2)
+        write_at(dfd, "cgroup.kill", "1");
+    long delay = 50;
+    for (int round = 0; round < KILL_ROUNDS && kill_listed(dfd) > 0; round++) {
+        sleep_us(delay);
+        delay = delay < 10000 ? delay * 2 : delay;
+    }
+}
+
+void rt_cgroup_kill(rt_cgroup *cg)
+{
+    for (int s = 0; s < NSLOTS; s++)
+        if (is_owner(s) && cg->dfd[s] >= 0)
+            kill_dir(cg->dfd[s]);
+}
+
+int rt_cgroup_destroy(rt_cgroup *cg, rt_error *err)
+{
+    if (!cg)
+        return 0;
+    int rc = remove_dirs(cg, err);
+    free(cg);
+    return rc;
+}
+
+/* ---- sweep ---------------------------------------------------------------------- */
+
+/* Is name "sbx-<pid>-<n>" with a pid that no longer exists? */
+static bool is_stale(const char *name)
+{
+    char *end;
+    if (strncmp(name, "sbx-", 4) != 0 || !isdigit((unsigned char)name[4]))
+        return false;
+    errno = 0;
+    long pid = strtol(name + 4, &end, 10);
+    if (errno || *end != '-' || !isdigit((unsigned char)end[1]) || pid <= 0 || pid > INT_MAX)
+        return false;
+    return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Best effort: a group that stays busy is tried again by the next sweep. */
+static void remove_stale(int slot, const char *name)
+{
+    cleanup_close int dfd = openat(g.pfd[slot], name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    long budget = RMDIR_WAIT_US;
+    if (dfd >= 0)
+        kill_dir(dfd);
+    rmdir_retry(g.pfd[slot], name, &budget);
+}
+
+static void sweep_parent(int slot)
+{
+    int fd = openat(g.pfd[slot], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    cleanup_dir DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return;
+    }
+    for (struct dirent *de; (de = readdir(d));)
+        if (de->d_type == DT_DIR && is_stale(de->d_name))
+            remove_stale(slot, de->d_name);
+}
+
+void rt_cgroup_sweep(void)
+{
+    rt_cgroup_detect();
+    for (int s = 0; s < NSLOTS; s++)
+        if (is_owner(s))
+            sweep_parent(s);
+}

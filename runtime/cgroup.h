@@ -1,0 +1,60 @@
+/* cgroups, v1 and v2 behind one interface; the version is detected once. */
+#ifndef SBX_RUNTIME_CGROUP_H
+#define SBX_RUNTIME_CGROUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "result.h"
+#include "spec.h"
+
+typedef enum rt_cgroup_version {
+    RT_CGROUP_NONE,            /* nothing usable: rlimit fallbacks only */
+    RT_CGROUP_V1,
+    RT_CGROUP_V2,
+} rt_cgroup_version;
+
+typedef struct rt_cgroup_info {
+    rt_cgroup_version version;
+    bool memory, memory_swap, pids, cpu, cpuacct;  /* usable controllers/files */
+    bool writable;             /* we can create sandbox groups */
+    char parent[4][512];       /* v1: memory, pids, cpu, cpuacct parents; v2: [0] */
+    char reason[256];          /* why a controller or the whole thing is unusable */
+} rt_cgroup_info;
+
+/* Detects once per process (thread-safe) and returns the same object after. */
+const rt_cgroup_info *rt_cgroup_detect(void);
+
+typedef struct rt_cgroup rt_cgroup;
+
+/* Creates a fresh group for one sandbox and writes its limits. `enforced` says
+ * which limits it could apply. Fails when rt_cgroup_detect() says NONE. */
+int rt_cgroup_create(const rt_limits *limits, rt_cgroup **out, rt_enforced *enforced,
+                     rt_error *err);
+
+/* v2: an O_DIRECTORY fd of the group, for clone3(CLONE_INTO_CGROUP); it stays
+ * owned by cg (do not close it). -1 on v1. */
+int rt_cgroup_dirfd(rt_cgroup *cg);
+
+/* Moves a process into the group (every controller on v1). */
+int rt_cgroup_attach(rt_cgroup *cg, pid_t pid, rt_error *err);
+
+/* Total CPU time of the group so far. */
+int rt_cgroup_cpu_ns(rt_cgroup *cg, uint64_t *user_ns, uint64_t *sys_ns);
+
+/* Fills cpu, memory peak and pids peak where the host tells; sets *oom when the
+ * kernel OOM-killed a process in the group. */
+int rt_cgroup_read_usage(rt_cgroup *cg, rt_usage *usage, bool *oom);
+
+/* SIGKILLs every process in the group (cgroup.kill where present). */
+void rt_cgroup_kill(rt_cgroup *cg);
+
+/* Removes the group (waits briefly for it to empty) and frees cg. */
+int rt_cgroup_destroy(rt_cgroup *cg, rt_error *err);
+
+/* Removes leftover groups of processes that no longer exist. */
+void rt_cgroup_sweep(void);
+
+#endif

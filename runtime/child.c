@@ -1,0 +1,243 @@
+#include "child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/securebits.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <grp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void copy_str(char *dst, size_t size, const char *src)
+{
+    size_t i = 0;
+    for (; src && src[i] && i + 1 < size; i++)
+        dst[i] = src[i];
+    dst[i] = '\0';
+}
+
+static void send_msg(int fd, int type, int err, int status, const char *step, const char *path)
+{
+    struct child_msg m = {.type = type, .err = err, .status = status};
+    copy_str(m.step, sizeof m.step, step);
+    copy_str(m.path, sizeof m.path, path);
+    while (write(fd, &m, sizeof m) < 0 && errno == EINTR)
+        ;
+}
+
+static _Noreturn void fail(const struct child_args *a, const char *step, const char *path)
+{
+    send_msg(a->msg_fd, CHILD_MSG_SETUP_ERROR, errno, 0, step, path);
+    _exit(127);
+}
+
+/* Blocks for the parent's next go-ahead; EOF means the parent is gone. */
+static void await_parent(const struct child_args *a)
+{
+    char c;
+    ssize_t n;
+    while ((n = read(a->sync_fd, &c, 1)) < 0 && errno == EINTR)
+        ;
+    if (n != 1)
+        _exit(127);
+}
+
+/* The parent keeps its end of the sync pipe for the whole run: a hangup after the
+ * death signal was armed means it died before, and nobody would kill us. */
+static void parent_alive_or_exit(const struct child_args *a)
+{
+    struct pollfd p = {.fd = a->sync_fd, .events = POLLIN};
+    if (poll(&p, 1, 0) < 0 || (p.revents & (POLLHUP | POLLERR)))
+        _exit(127);
+}
+
+static void reset_signals(void)
+{
+    struct sigaction sa = {.sa_handler = SIG_DFL};
+    for (int sig = 1; sig < NSIG; sig++)
+        sigaction(sig, &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int loopback_up(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct ifreq ifr = {0};
+    copy_str(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+    int rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
+    if (rc == 0) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+static void apply_rlimits(const struct child_args *a)
+{
+    for (int i = 0; i < a->n_rlimits; i++)
+        if (setrlimit(a->rlimits[i].resource, &a->rlimits[i].value) < 0)
+            fail(a, "setting resource limits", NULL);
+}
+
+static void setup_stdio(const struct child_args *a)
+{
+    for (int i = 0; i < 3; i++)
+        if (dup2(a->stdio[i], i) < 0)
+            fail(a, "setting up stdio", NULL);
+}
+
+/* Every capability goes from every set; securebits are locked so nothing comes
+ * back through a uid change or exec; no_new_privs makes setuid binaries inert. */
+static void drop_privileges(const struct child_args *a)
+{
+    const int bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+                     SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+    if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
+        fail(a, "locking securebits", NULL);
+    for (int cap = 0; cap <= a->last_cap; cap++)
+        if (cap_drop_bound((cap_value_t)cap) < 0 && errno != EINVAL)
+            fail(a, "dropping the capability bounding set", NULL);
+    if (cap_reset_ambient() < 0)
+        fail(a, "clearing ambient capabilities", NULL);
+    if (a->switch_user) {
+        if (setgroups(0, NULL) < 0 || setresgid(RT_SANDBOX_UID, RT_SANDBOX_UID, RT_SANDBOX_UID) < 0)
+            fail(a, "switching to the sandbox group", NULL);
+        if (setresuid(RT_SANDBOX_UID, RT_SANDBOX_UID, RT_SANDBOX_UID) < 0)
+            fail(a, "switching to the sandbox user", NULL);
+    }
+    if (cap_set_proc(a->no_caps) < 0)
+        fail(a, "clearing capabilities", NULL);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        fail(a, "setting no_new_privs", NULL);
+    /* pid 1 is a copy of the caller's memory: the command must not read it. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        fail(a, "clearing the dumpable flag", NULL);
+}
+
+static void close_other_fds(const struct child_args *a)
+{
+    if (a->msg_fd > 3 && close_range(3, (unsigned)a->msg_fd - 1, 0) < 0)
+        fail(a, "closing inherited file descriptors", NULL);
+    if (close_range((unsigned)a->msg_fd + 1, ~0u, 0) < 0)
+        fail(a, "closing inherited file descriptors", NULL);
+}
+
+/* execvpe without allocation: argv[0] with a slash runs as is, otherwise each
+ * PATH entry is tried; EACCES wins over ENOENT, as the shell reports it. */
+static void exec_command(const struct child_args *a)
+{
+    const char *name = a->argv[0];
+    if (strchr(name, '/')) {
+        execve(name, a->argv, a->envp);
+        return;
+    }
+    int best = ENOENT;
+    char buf[4096];
+    size_t nlen = strlen(name);
+    for (const char *p = a->path; p && *p;) {
+        const char *end = strchr(p, ':');
+        size_t dlen = end ? (size_t)(end - p) : strlen(p);
+        if (dlen && dlen + 1 + nlen < sizeof buf) {
+            memcpy(buf, p, dlen);
+            buf[dlen] = '/';
+            memcpy(buf + dlen + 1, name, nlen + 1);
+            execve(buf, a->argv, a->envp);
+            if (errno == EACCES)
+                best = EACCES;
+            else if (errno != ENOENT && errno != ENOTDIR)
+                return;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    errno = best;
+}
+
+/* The command's exec result travels over a close-on-exec pipe: EOF means it ran. */
+static void report_exec(const struct child_args *a, int fd)
+{
+    struct child_msg m;
+    ssize_t n;
+    while ((n = read(fd, &m, sizeof m)) < 0 && errno == EINTR)
+        ;
+    close(fd);
+    if (n == (ssize_t)sizeof m)
+        send_msg(a->msg_fd, m.type, m.err, 0, m.step, m.path);
+    else
+        send_msg(a->msg_fd, CHILD_MSG_EXEC_OK, 0, 0, NULL, NULL);
+}
+
+static _Noreturn void run_init(const struct child_args *a)
+{
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        fail(a, "creating the exec pipe", NULL);
+    pid_t cmd = fork();
+    if (cmd < 0)
+        fail(a, "forking the command", NULL);
+    if (cmd == 0) {
+        close(pipefd[0]);
+        exec_command(a);
+        send_msg(pipefd[1], CHILD_MSG_SETUP_ERROR, errno, 0, "executing", a->argv[0]);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    for (int i = 0; i < 3; i++)
+        close(i);
+    report_exec(a, pipefd[0]);
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid == cmd) {
+            send_msg(a->msg_fd, CHILD_MSG_EXIT, 0, status, NULL, NULL);
+            _exit(0);
+        }
+        if (pid < 0 && errno != EINTR)
+            _exit(127);
+    }
+}
+
+_Noreturn void rt_child_main(const struct child_args *a)
+{
+    struct mount_failure mf;
+    reset_signals();
+    if (rt_mount_open_sources(a->plan, a->src_fds, &mf) < 0)
+        goto mount_failed;
+    await_parent(a);           /* id maps written */
+    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+        fail(a, "becoming root of the user namespace", NULL);
+    if (sethostname("sandbox", 7) < 0)
+        fail(a, "setting the hostname", NULL);
+    if (rt_mount_setup_root(a->plan, a->src_fds, &mf) < 0)
+        goto mount_failed;
+    if (loopback_up() < 0)
+        fail(a, "bringing up the loopback interface", "lo");
+    setup_stdio(a);
+    apply_rlimits(a);
+    await_parent(a);           /* cgroup joined */
+    if (unshare(CLONE_NEWCGROUP) < 0)
+        fail(a, "creating the cgroup namespace", NULL);
+    drop_privileges(a);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        fail(a, "setting the parent-death signal", NULL);
+    parent_alive_or_exit(a);
+    close_other_fds(a);
+    run_init(a);
+mount_failed:
+    errno = mf.err;
+    fail(a, mf.step, mf.path);
+}

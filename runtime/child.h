@@ -1,0 +1,56 @@
+/* The sandbox's pid 1: the setup checklist between clone and exec, then a tiny
+ * init that reaps. Only async-signal-safe calls: the caller may be threaded. */
+#ifndef SBX_RUNTIME_CHILD_H
+#define SBX_RUNTIME_CHILD_H
+
+#include <stdbool.h>
+#include <sys/capability.h>
+#include <sys/resource.h>
+
+#include "mount.h"
+
+/* Messages from pid 1 to the parent, one write each (< PIPE_BUF). */
+enum child_msg_type {
+    CHILD_MSG_SETUP_ERROR = 1, /* a step failed; pid 1 exits */
+    CHILD_MSG_EXEC_OK,         /* the command is running */
+    CHILD_MSG_EXIT,            /* the command ended; wait status in `status` */
+};
+
+struct child_msg {
+    int type;
+    int err;
+    int status;
+    char step[64];
+    char path[256];
+};
+
+/* Sandbox ids: pid 1 sets up as root of its user namespace, the command runs as
+ * the unprivileged user (both mapped to unprivileged host ids when we are root). */
+#define RT_SANDBOX_UID 1000
+#define RT_HOST_ROOT_UID 100000
+#define RT_HOST_USER_UID 101000
+
+struct child_rlimit {
+    int resource;
+    struct rlimit value;
+};
+
+struct child_args {
+    const rt_mount_plan *plan;
+    int *src_fds;              /* plan->n slots */
+    char *const *argv;
+    char *const *envp;
+    const char *path;          /* PATH to search argv[0] in */
+    int sync_fd;               /* parent -> child: one byte per stage */
+    int msg_fd;                /* child -> parent: struct child_msg */
+    int stdio[3];
+    bool switch_user;          /* run the command as RT_SANDBOX_UID */
+    struct child_rlimit rlimits[8];
+    int n_rlimits;
+    cap_t no_caps;             /* prepared empty set */
+    int last_cap;
+};
+
+_Noreturn void rt_child_main(const struct child_args *a);
+
+#endif

@@ -1,0 +1,453 @@
+#include "mount.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+
+/* What the host image exposes, all read-only. */
+static const char *const host_dirs[] = {"usr", "bin", "sbin", "lib", "lib64", "lib32", "libx32"};
+static const char *const host_etc[] = {
+    "etc/hosts", "etc/nsswitch.conf", "etc/ld.so.cache", "etc/ld.so.conf",
+    "etc/localtime", "etc/alternatives", "etc/ssl/certs", "etc/ssl/openssl.cnf",
+};
+/* Top-level names of an image that the sandbox provides itself. */
+static const char *const image_skip[] = {".", "..", "proc", "dev", "tmp", "workspace", "sys"};
+static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+
+static const char passwd_content[] =
+    "root:x:0:0:root:/tmp:/bin/sh\n"
+    "sandbox:x:1000:1000:sandbox:/tmp:/bin/sh\n"
+    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+static const char group_content[] =
+    "root:x:0:\n"
+    "sandbox:x:1000:\n"
+    "nogroup:x:65534:\n";
+
+static int add_op(rt_mount_plan *plan, enum mount_op_kind kind, unsigned flags, const char *src,
+                  size_t len, const char *dst, const char *data, rt_error *err)
+{
+    if (plan->n == plan->cap) {
+        size_t cap = plan->cap ? plan->cap * 2 : 32;
+        struct mount_op *ops = realloc(plan->ops, cap * sizeof *ops);
+        if (!ops)
+            return rt_error_set(err, ENOMEM, "building the mount plan");
+        plan->ops = ops;
+        plan->cap = cap;
+    }
+    while (*dst == '/')
+        dst++;
+    struct mount_op *op = &plan->ops[plan->n];
+    *op = (struct mount_op){.kind = kind, .flags = flags, .len = len};
+    op->dst = strdup(dst);
+    op->src = src ? (len ? malloc(len) : strdup(src)) : NULL;
+    op->data = data ? strdup(data) : NULL;
+    plan->n++;
+    if (!op->dst || (src && !op->src) || (data && !op->data))
+        return rt_error_set(err, ENOMEM, "building the mount plan");
+    if (len)
+        memcpy(op->src, src, len);
+    return 0;
+}
+
+static int add_dir(rt_mount_plan *plan, const char *dst, rt_error *err)
+{
+    return add_op(plan, MOP_DIR, 0, NULL, 0, dst, NULL, err);
+}
+
+/* Binds host path `host` (absolute) at `dst`; a symlink is recreated as a symlink.
+ * A missing optional path is skipped. */
+static int add_host_path(rt_mount_plan *plan, const char *host, const char *dst, unsigned flags,
+                         bool optional, rt_error *err)
+{
+    struct stat st;
+    if (lstat(host, &st) < 0) {
+        if (optional && errno == ENOENT)
+            return 0;
+        return rt_error_set(err, errno, "mount source \"%s\"", host);
+    }
+    if (S_ISLNK(st.st_mode)) {
+        char target[PATH_MAX];
+        ssize_t n = readlink(host, target, sizeof target - 1);
+        if (n < 0)
+            return rt_error_set(err, errno, "reading link \"%s\"", host);
+        target[n] = '\0';
+        return add_op(plan, MOP_SYMLINK, 0, target, 0, dst, NULL, err);
+    }
+    if (!S_ISDIR(st.st_mode))
+        flags |= MOPF_ISFILE;
+    return add_op(plan, MOP_BIND, flags, host, 0, dst, NULL, err);
+}
+
+static int add_host_image(rt_mount_plan *plan, rt_error *err)
+{
+    const unsigned ro = MOPF_RDONLY | MOPF_NOSUID | MOPF_NODEV;
+    char host[64];
+    for (size_t i = 0; i < sizeof host_dirs / sizeof *host_dirs; i++) {
+        snprintf(host, sizeof host, "/%s", host_dirs[i]);
+        if (add_host_path(plan, host, host_dirs[i], ro, true, err) < 0)
+            return -1;
+    }
+    if (add_op(plan, MOP_FILE, 0, passwd_content, sizeof passwd_content - 1, "etc/passwd", NULL,
+               err) < 0 ||
+        add_op(plan, MOP_FILE, 0, group_content, sizeof group_content - 1, "etc/group", NULL,
+               err) < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof host_etc / sizeof *host_etc; i++) {
+        snprintf(host, sizeof host, "/%s", host_etc[i]);
+        if (add_host_path(plan, host, host_etc[i], ro, true, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static bool skipped_in_image(const char *name)
+{
+    for (size_t i = 0; i < sizeof image_skip / sizeof *image_skip; i++)
+        if (strcmp(name, image_skip[i]) == 0)
+            return true;
+    return false;
+}
+
+/* An image directory: each top-level entry bound read-only on a fresh root, so the
+ * sandbox can still add its own /proc, /dev, /tmp and /workspace. */
+static int add_dir_image(rt_mount_plan *plan, const char *image, rt_error *err)
+{
+    char root[PATH_MAX];
+    if (!realpath(image, root))
+        return rt_error_set(err, errno, "image \"%s\"", image);
+    cleanup_dir DIR *d = opendir(root);
+    if (!d)
+        return rt_error_set(err, errno, "image \"%s\"", root);
+    struct dirent *de;
+    while ((errno = 0, de = readdir(d))) {
+        if (skipped_in_image(de->d_name))
+            continue;
+        char host[PATH_MAX];
+        if ((size_t)snprintf(host, sizeof host, "%s/%s", root, de->d_name) >= sizeof host)
+            return rt_error_set(err, ENAMETOOLONG, "image entry \"%s\"", de->d_name);
+        if (add_host_path(plan, host, de->d_name, MOPF_RDONLY | MOPF_NOSUID | MOPF_NODEV, false,
+                          err) < 0)
+            return -1;
+    }
+    if (errno)
+        return rt_error_set(err, errno, "reading image \"%s\"", root);
+    return 0;
+}
+
+static int add_dev(rt_mount_plan *plan, const rt_limits *l, rt_error *err)
+{
+    char opts[64];
+    if (add_dir(plan, "dev", err) < 0 ||
+        add_op(plan, MOP_TMPFS, MOPF_NOSUID | MOPF_NOEXEC, NULL, 0, "dev", "size=64k,mode=0755",
+               err) < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof dev_nodes / sizeof *dev_nodes; i++) {
+        char host[32], dst[32];
+        snprintf(host, sizeof host, "/dev/%s", dev_nodes[i]);
+        snprintf(dst, sizeof dst, "dev/%s", dev_nodes[i]);
+        if (add_host_path(plan, host, dst, MOPF_NOSUID | MOPF_NOEXEC, false, err) < 0)
+            return -1;
+    }
+    snprintf(opts, sizeof opts, "size=%llu,mode=1777", (unsigned long long)l->tmpfs_bytes);
+    if (add_dir(plan, "dev/pts", err) < 0 ||
+        add_op(plan, MOP_DEVPTS, MOPF_NOSUID | MOPF_NOEXEC, NULL, 0, "dev/pts", NULL, err) < 0 ||
+        add_op(plan, MOP_SYMLINK, 0, "pts/ptmx", 0, "dev/ptmx", NULL, err) < 0 ||
+        add_dir(plan, "dev/shm", err) < 0 ||
+        add_op(plan, MOP_TMPFS, MOPF_NOSUID | MOPF_NODEV, NULL, 0, "dev/shm", opts, err) < 0 ||
+        add_op(plan, MOP_SYMLINK, 0, "/proc/self/fd", 0, "dev/fd", NULL, err) < 0 ||
+        add_op(plan, MOP_SYMLINK, 0, "/proc/self/fd/0", 0, "dev/stdin", NULL, err) < 0 ||
+        add_op(plan, MOP_SYMLINK, 0, "/proc/self/fd/1", 0, "dev/stdout", NULL, err) < 0 ||
+        add_op(plan, MOP_SYMLINK, 0, "/proc/self/fd/2", 0, "dev/stderr", NULL, err) < 0)
+        return -1;
+    return add_op(plan, MOP_READONLY, 0, NULL, 0, "dev", NULL, err);
+}
+
+static int add_bind(rt_mount_plan *plan, const char *src, const char *dst, unsigned flags,
+                    rt_error *err)
+{
+    char real[PATH_MAX];
+    if (!realpath(src, real))
+        return rt_error_set(err, errno, "mount source \"%s\"", src);
+    struct stat st;
+    if (stat(real, &st) < 0)
+        return rt_error_set(err, errno, "mount source \"%s\"", real);
+    if (S_ISDIR(st.st_mode) && add_dir(plan, dst, err) < 0)
+        return -1;
+    return add_host_path(plan, real, dst, flags, false, err);
+}
+
+static int add_tmpfs(rt_mount_plan *plan, const char *dst, uint64_t size, rt_error *err)
+{
+    char opts[64];
+    snprintf(opts, sizeof opts, "size=%llu,mode=1777", (unsigned long long)size);
+    if (add_dir(plan, dst, err) < 0)
+        return -1;
+    return add_op(plan, MOP_TMPFS, MOPF_NOSUID | MOPF_NODEV, NULL, 0, dst, opts, err);
+}
+
+static int add_user_mounts(rt_mount_plan *plan, const rt_spec *spec, rt_error *err)
+{
+    for (size_t i = 0; i < spec->n_mounts; i++) {
+        const rt_mount *m = &spec->mounts[i];
+        int rc;
+        if (m->kind == RT_MOUNT_TMPFS)
+            rc = add_tmpfs(plan, m->dst, m->size_bytes ? m->size_bytes : spec->limits.tmpfs_bytes,
+                           err);
+        else
+            rc = add_bind(plan, m->src, m->dst,
+                          MOPF_NOSUID | MOPF_NODEV | (m->kind == RT_MOUNT_RO_BIND ? MOPF_RDONLY : 0),
+                          err);
+        if (rc < 0)
+            return rt_error_wrap(err, "mounts[%zu]", i);
+    }
+    return 0;
+}
+
+int rt_mount_plan_build(const rt_spec *spec, rt_mount_plan *plan, rt_error *err)
+{
+    *plan = (rt_mount_plan){0};
+    bool host = !spec->image || strcmp(spec->image, "host") == 0;
+    if ((host ? add_host_image(plan, err) : add_dir_image(plan, spec->image, err)) < 0)
+        goto fail;
+    if (add_dir(plan, "proc", err) < 0 ||
+        add_op(plan, MOP_PROC, MOPF_NOSUID | MOPF_NODEV | MOPF_NOEXEC, NULL, 0, "proc", NULL,
+               err) < 0 ||
+        add_dev(plan, &spec->limits, err) < 0 ||
+        add_tmpfs(plan, "tmp", spec->limits.tmpfs_bytes, err) < 0)
+        goto fail;
+    if (spec->workspace &&
+        add_bind(plan, spec->workspace, "workspace", MOPF_NOSUID | MOPF_NODEV, err) < 0) {
+        rt_error_wrap(err, "workspace");
+        goto fail;
+    }
+    if (add_user_mounts(plan, spec, err) < 0)
+        goto fail;
+    plan->cwd = strdup(spec->cwd ? spec->cwd : spec->workspace ? "/workspace" : "/");
+    if (!plan->cwd) {
+        rt_error_set(err, ENOMEM, "building the mount plan");
+        goto fail;
+    }
+    return 0;
+fail:
+    rt_mount_plan_free(plan);
+    return -1;
+}
+
+void rt_mount_plan_free(rt_mount_plan *plan)
+{
+    for (size_t i = 0; i < plan->n; i++) {
+        free(plan->ops[i].src);
+        free(plan->ops[i].dst);
+        free(plan->ops[i].data);
+    }
+    free(plan->ops);
+    free(plan->cwd);
+    *plan = (rt_mount_plan){0};
+}
+
+/* ---- child side: system calls only from here on ---- */
+
+static int fail_at(struct mount_failure *fail, const char *step, const char *path)
+{
+    fail->step = step;
+    fail->path = path;
+    fail->err = errno;
+    return -1;
+}
+
+/* mkdir -p relative to the current directory, in a stack buffer. */
+static int make_dirs(const char *path, mode_t mode)
+{
+    char buf[PATH_MAX];
+    size_t n = strlen(path);
+    if (n >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; ; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+            return -1;
+        if (!c)
+            return 0;
+        *p = c;
+    }
+}
+
+static int make_parent_dirs(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return 0;
+    char buf[PATH_MAX];
+    size_t n = (size_t)(slash - path);
+    if (n >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, n);
+    buf[n] = '\0';
+    return make_dirs(buf, 0755);
+}
+
+static unsigned long attr_bits(unsigned flags)
+{
+    return (flags & MOPF_RDONLY ? MOUNT_ATTR_RDONLY : 0) |
+           (flags & MOPF_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
+           (flags & MOPF_NODEV ? MOUNT_ATTR_NODEV : 0) |
+           (flags & MOPF_NOEXEC ? MOUNT_ATTR_NOEXEC : 0);
+}
+
+static int set_attrs(const char *path, unsigned flags)
+{
+    struct mount_attr attr = {.attr_set = attr_bits(flags)};
+    return mount_setattr(AT_FDCWD, path, 0, &attr, sizeof attr);
+}
+
+static int apply_bind(const struct mount_op *op, int src_fd, struct mount_failure *fail)
+{
+    if (op->flags & MOPF_ISFILE) {
+        if (make_parent_dirs(op->dst) < 0)
+            return fail_at(fail, "creating the mount point", op->dst);
+        int fd = open(op->dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
+        if (fd < 0)
+            return fail_at(fail, "creating the mount point", op->dst);
+        close(fd);
+    } else if (make_dirs(op->dst, 0755) < 0) {
+        return fail_at(fail, "creating the mount point", op->dst);
+    }
+    int tree = open_tree(src_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+                                         AT_RECURSIVE);
+    if (tree < 0)
+        return fail_at(fail, "bind mount", op->src);
+    struct mount_attr attr = {.attr_set = attr_bits(op->flags)};
+    if (attr.attr_set &&
+        mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+        close(tree);
+        return fail_at(fail, "setting mount flags", op->dst);
+    }
+    int rc = move_mount(tree, "", AT_FDCWD, op->dst, MOVE_MOUNT_F_EMPTY_PATH);
+    close(tree);
+    return rc < 0 ? fail_at(fail, "bind mount", op->dst) : 0;
+}
+
+static int write_file(const struct mount_op *op)
+{
+    if (make_parent_dirs(op->dst) < 0)
+        return -1;
+    int fd = open(op->dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, op->src, op->len);
+    int saved = errno;
+    close(fd);
+    errno = n < 0 ? saved : EIO;
+    return (size_t)n == op->len ? 0 : -1;
+}
+
+static unsigned long ms_flags(unsigned flags)
+{
+    return (flags & MOPF_NOSUID ? MS_NOSUID : 0) | (flags & MOPF_NODEV ? MS_NODEV : 0) |
+           (flags & MOPF_NOEXEC ? MS_NOEXEC : 0);
+}
+
+static int apply_op(const struct mount_op *op, int src_fd, struct mount_failure *fail)
+{
+    switch (op->kind) {
+    case MOP_DIR:
+        return make_dirs(op->dst, 0755) < 0 ? fail_at(fail, "creating directory", op->dst) : 0;
+    case MOP_BIND:
+        return apply_bind(op, src_fd, fail);
+    case MOP_SYMLINK:
+        if (make_parent_dirs(op->dst) < 0 || symlink(op->src, op->dst) < 0)
+            return fail_at(fail, "creating symlink", op->dst);
+        return 0;
+    case MOP_TMPFS:
+        if (mount("tmpfs", op->dst, "tmpfs", ms_flags(op->flags), op->data) < 0)
+            return fail_at(fail, "mounting tmpfs", op->dst);
+        return 0;
+    case MOP_PROC:
+        if (mount("proc", op->dst, "proc", ms_flags(op->flags), NULL) < 0)
+            return fail_at(fail, "mounting proc", op->dst);
+        return 0;
+    case MOP_DEVPTS:
+        if (mount("devpts", op->dst, "devpts", ms_flags(op->flags),
+                  "newinstance,ptmxmode=0666,mode=0620") < 0)
+            return fail_at(fail, "mounting devpts", op->dst);
+        return 0;
+    case MOP_FILE:
+        return write_file(op) < 0 ? fail_at(fail, "writing file", op->dst) : 0;
+    case MOP_READONLY:
+        return set_attrs(op->dst, MOPF_RDONLY) < 0 ? fail_at(fail, "remounting read-only",
+                                                                    op->dst)
+                                                          : 0;
+    }
+    errno = EINVAL;
+    return fail_at(fail, "unknown mount operation", op->dst);
+}
+
+int rt_mount_open_sources(const rt_mount_plan *plan, int *fds, struct mount_failure *fail)
+{
+    for (size_t i = 0; i < plan->n; i++) {
+        fds[i] = -1;
+        if (plan->ops[i].kind != MOP_BIND)
+            continue;
+        fds[i] = open(plan->ops[i].src, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fds[i] < 0)
+            return fail_at(fail, "opening mount source", plan->ops[i].src);
+    }
+    return 0;
+}
+
+/* The new root is a tmpfs over /tmp (host paths are reached through the fds opened
+ * before, so covering /tmp hides nothing we need); pivot_root(".", ".") stacks the
+ * old root on top of it, and a lazy unmount drops it. */
+static int enter_root(const char *staging, struct mount_failure *fail)
+{
+    if (chdir(staging) < 0)
+        return fail_at(fail, "entering the new root", staging);
+    if (syscall(SYS_pivot_root, ".", ".") < 0)
+        return fail_at(fail, "pivot_root", staging);
+    if (umount2(".", MNT_DETACH) < 0)
+        return fail_at(fail, "detaching the old root", "/");
+    if (chdir("/") < 0)
+        return fail_at(fail, "entering the new root", "/");
+    if (set_attrs("/", MOPF_RDONLY | MOPF_NOSUID | MOPF_NODEV) < 0)
+        return fail_at(fail, "making the root read-only", "/");
+    return 0;
+}
+
+int rt_mount_setup_root(const rt_mount_plan *plan, const int *fds, struct mount_failure *fail)
+{
+    static const char staging[] = "/tmp";
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return fail_at(fail, "making mount propagation private", "/");
+    if (mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") < 0)
+        return fail_at(fail, "mounting the root tmpfs", staging);
+    if (chdir(staging) < 0)
+        return fail_at(fail, "entering the new root", staging);
+    for (size_t i = 0; i < plan->n; i++)
+        if (apply_op(&plan->ops[i], fds[i], fail) < 0)
+            return -1;
+    for (size_t i = 0; i < plan->n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    if (enter_root(staging, fail) < 0)
+        return -1;
+    if (chdir(plan->cwd) < 0)
+        return fail_at(fail, "changing to the working directory", plan->cwd);
+    return 0;
+}

@@ -1,0 +1,66 @@
+/* The sandbox's filesystem as data: the parent compiles a spec into an ordered
+ * list of operations (all strings prepared, all host paths checked), and the child
+ * runs them in one loop with nothing but system calls. */
+#ifndef SBX_RUNTIME_MOUNT_H
+#define SBX_RUNTIME_MOUNT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "spec.h"
+
+enum mount_op_kind {
+    MOP_DIR,                   /* mkdir -p dst */
+    MOP_BIND,                  /* bind host path src on dst */
+    MOP_SYMLINK,               /* dst -> src */
+    MOP_TMPFS,                 /* tmpfs with options `data` */
+    MOP_PROC,
+    MOP_DEVPTS,
+    MOP_FILE,                  /* write src (len bytes) to a new file dst */
+    MOP_READONLY,              /* make the mount at dst read-only (after its content) */
+};
+
+#define MOPF_RDONLY  0x1u
+#define MOPF_NOSUID  0x2u
+#define MOPF_NODEV   0x4u
+#define MOPF_NOEXEC  0x8u
+#define MOPF_ISFILE  0x10u     /* bind target is a file, not a directory */
+
+struct mount_op {
+    enum mount_op_kind kind;
+    unsigned flags;
+    char *src;
+    size_t len;
+    char *dst;                 /* relative to the new root, no leading '/' */
+    char *data;
+    mode_t mode;
+};
+
+typedef struct rt_mount_plan {
+    struct mount_op *ops;
+    size_t n, cap;
+    char *cwd;                 /* absolute, inside the sandbox */
+} rt_mount_plan;
+
+int rt_mount_plan_build(const rt_spec *spec, rt_mount_plan *plan, rt_error *err);
+void rt_mount_plan_free(rt_mount_plan *plan);
+
+/* Child side: which step failed, on which path, and errno. */
+struct mount_failure {
+    const char *step;
+    const char *path;
+    int err;
+};
+
+/* Child side, first thing after clone while it still has the caller's access to
+ * host paths: opens every bind source (O_PATH) into fds[plan->n] (-1 elsewhere). */
+int rt_mount_open_sources(const rt_mount_plan *plan, int *fds, struct mount_failure *fail);
+
+/* Child side: makes propagation private, builds the root from the plan (binding
+ * from the fds opened above, then closing them), pivots into it, drops the old
+ * root and makes / read-only. Only system calls. */
+int rt_mount_setup_root(const rt_mount_plan *plan, const int *fds, struct mount_failure *fail);
+
+#endif

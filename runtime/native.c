@@ -1,0 +1,690 @@
+/* The native backend, parent side: clone into fresh namespaces, write the id maps,
+ * put the child in its cgroup while it builds its root, then supervise. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/pidfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "child.h"
+#include "cleanup.h"
+#include "sandbox-internal.h"
+
+enum { W_STDOUT, W_STDERR, W_MSG, W_PIDFD, W_STDIN, W_COUNT };
+
+static const char *const default_env[] = {
+    "PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
+    "HOME=/tmp",
+    "LANG=C.UTF-8",
+    "USER=sandbox",
+    NULL,
+};
+
+struct native {
+    rt_mount_plan plan;
+    int *src_fds;
+    char **envp;               /* owned copies when the spec gives env */
+    pid_t pid;
+    struct rt_watch w[W_COUNT];
+    bool open[W_COUNT];
+    char *stdin_data;
+    size_t stdin_len, stdin_off;
+    int sync_fd;               /* held open for the whole run (see child.c) */
+    rt_cgroup *cg;
+    rt_limits limits;
+    uint64_t start_ns;
+    uint64_t wall_deadline_ns, cpu_check_ns;
+    rt_status kill_reason;
+    bool killed, exec_ok, have_exit, reaped;
+    int exit_status, init_status;
+    struct rusage ru;
+    char *error;
+};
+
+static struct native *impl(rt_sandbox *sb)
+{
+    return sb->impl;
+}
+
+static int last_cap(void)
+{
+    static int cached = -1;
+    if (cached >= 0)
+        return cached;
+    int v = 40;
+    FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+    if (f) {
+        if (fscanf(f, "%d", &v) != 1)
+            v = 40;
+        fclose(f);
+    }
+    cached = v;
+    return v;
+}
+
+static void set_error(struct native *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(struct native *n, const char *fmt, ...)
+{
+    if (n->error)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&n->error, fmt, ap) < 0)
+        n->error = NULL;
+    va_end(ap);
+}
+
+static void add_rlimit(struct child_args *ca, int res, uint64_t soft, uint64_t hard)
+{
+    ca->rlimits[ca->n_rlimits++] = (struct child_rlimit){res, {soft, hard}};
+}
+
+/* RLIMIT_CPU backs up the whole-tree accounting per process; the others have no
+ * cgroup equivalent or stand in when the cgroup is missing. */
+static void plan_rlimits(struct child_args *ca, const rt_limits *l, const rt_enforced *enf)
+{
+    uint64_t cpu_s = (l->cpu_ms + 999) / 1000;
+    add_rlimit(ca, RLIMIT_CPU, cpu_s, cpu_s + 1);
+    add_rlimit(ca, RLIMIT_FSIZE, l->file_bytes, l->file_bytes);
+    add_rlimit(ca, RLIMIT_NOFILE, l->open_files, l->open_files);
+    add_rlimit(ca, RLIMIT_CORE, 0, 0);
+    if (!enf->pids)
+        add_rlimit(ca, RLIMIT_NPROC, l->pids, l->pids);
+    if (!enf->memory)
+        add_rlimit(ca, RLIMIT_AS, l->memory_bytes, l->memory_bytes);
+}
+
+static bool same_key(const char *a, const char *b)
+{
+    size_t ka = strcspn(a, "="), kb = strcspn(b, "=");
+    return ka == kb && strncmp(a, b, ka) == 0;
+}
+
+/* The sandbox never sees the caller's environment: defaults, then the spec's
+ * entries, a later one replacing an earlier one of the same name. */
+static int build_env(struct native *n, const rt_spec *spec, const char **path, rt_error *err)
+{
+    size_t nd = sizeof default_env / sizeof *default_env - 1, ns = 0, count = 0;
+    while (spec->env && spec->env[ns])
+        ns++;
+    n->envp = calloc(nd + ns + 1, sizeof *n->envp);
+    if (!n->envp)
+        return rt_error_set(err, errno, "copying the environment");
+    for (size_t i = 0; i < nd + ns; i++) {
+        const char *e = i < nd ? default_env[i] : spec->env[i - nd];
+        size_t j = 0;
+        while (j < count && !same_key(n->envp[j], e))
+            j++;
+        char *copy = strdup(e);
+        if (!copy)
+            return rt_error_set(err, errno, "copying the environment");
+        if (j < count)
+            free(n->envp[j]);
+        n->envp[j] = copy;
+        if (j == count)
+            count++;
+    }
+    *path = "";
+    for (size_t i = 0; i < count; i++)
+        if (strncmp(n->envp[i], "PATH=", 5) == 0)
+            *path = n->envp[i] + 5;
+    return 0;
+}
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static int open_stdin(struct native *n, const rt_spec *spec, int *child_end, rt_error *err)
+{
+    if (spec->stdin_file) {
+        *child_end = open(spec->stdin_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (*child_end < 0)
+            return rt_error_set(err, errno, "stdin file \"%s\"", spec->stdin_file);
+        return 0;
+    }
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return rt_error_set(err, errno, "creating the stdin pipe");
+    *child_end = p[0];
+    if (!spec->stdin_len) {
+        close(p[1]);
+        return 0;
+    }
+    n->stdin_data = malloc(spec->stdin_len);
+    if (!n->stdin_data || set_nonblock(p[1]) < 0) {
+        close(p[1]);
+        return rt_error_set(err, errno, "preparing stdin");
+    }
+    memcpy(n->stdin_data, spec->stdin_data, spec->stdin_len);
+    n->stdin_len = spec->stdin_len;
+    n->w[W_STDIN].fd = p[1];
+    return 0;
+}
+
+static int write_file(pid_t pid, const char *name, const char *data, rt_error *err)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+    cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return rt_error_set(err, errno, "opening %s", path);
+    size_t len = strlen(data);
+    if (write(fd, data, len) != (ssize_t)len)
+        return rt_error_set(err, errno, "writing %s", path);
+    return 0;
+}
+
+/* As root: ns root -> RT_HOST_ROOT_UID, the sandbox user -> RT_HOST_USER_UID.
+ * Otherwise the only id we may map is our own, as ns root. */
+static int write_id_maps(pid_t pid, bool privileged, rt_error *err)
+{
+    char map[128];
+    if (privileged) {
+        snprintf(map, sizeof map, "0 %d 1\n%d %d 1\n", RT_HOST_ROOT_UID, RT_SANDBOX_UID,
+                 RT_HOST_USER_UID);
+        return write_file(pid, "uid_map", map, err) < 0 ? -1 : write_file(pid, "gid_map", map, err);
+    }
+    if (write_file(pid, "setgroups", "deny", err) < 0)
+        return -1;
+    snprintf(map, sizeof map, "0 %d 1\n", (int)getuid());
+    if (write_file(pid, "uid_map", map, err) < 0)
+        return -1;
+    snprintf(map, sizeof map, "0 %d 1\n", (int)getgid());
+    return write_file(pid, "gid_map", map, err);
+}
+
+static int send_go(int fd, rt_error *err)
+{
+    if (write(fd, "g", 1) != 1)
+        return rt_error_set(err, errno, "signalling the sandbox");
+    return 0;
+}
+
+static pid_t clone_child(int *pidfd)
+{
+    struct clone_args args = {
+        .flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS |
+                 CLONE_NEWIPC | CLONE_PIDFD,
+        .pidfd = (uint64_t)(uintptr_t)pidfd,
+        .exit_signal = SIGCHLD,
+    };
+    return (pid_t)syscall(SYS_clone3, &args, sizeof args);
+}
+
+struct pipes {
+    int sync[2], msg[2], out[2], err[2], in;
+};
+
+static void close_pipes(struct pipes *p)
+{
+    int *fds[] = {&p->sync[0], &p->sync[1], &p->msg[0], &p->msg[1], &p->out[0],
+                  &p->out[1], &p->err[0], &p->err[1], &p->in};
+    for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
+        if (*fds[i] >= 0) {
+            close(*fds[i]);
+            *fds[i] = -1;
+        }
+}
+
+static int make_pipes(struct native *n, const rt_spec *spec, struct pipes *p, rt_error *err)
+{
+    if (pipe2(p->sync, O_CLOEXEC) < 0 || pipe2(p->msg, O_CLOEXEC) < 0 ||
+        pipe2(p->out, O_CLOEXEC) < 0 || pipe2(p->err, O_CLOEXEC) < 0)
+        return rt_error_set(err, errno, "creating pipes");
+    if (set_nonblock(p->out[0]) < 0 || set_nonblock(p->err[0]) < 0 || set_nonblock(p->msg[0]) < 0)
+        return rt_error_set(err, errno, "setting pipes non-blocking");
+    return open_stdin(n, spec, &p->in, err);
+}
+
+/* Everything that may allocate happens here, before clone. */
+static int prepare(struct native *n, const rt_spec *spec, struct child_args *ca,
+                   const rt_enforced *enf, rt_error *err)
+{
+    if (rt_mount_plan_build(spec, &n->plan, err) < 0)
+        return -1;
+    n->src_fds = calloc(n->plan.n ? n->plan.n : 1, sizeof *n->src_fds);
+    if (!n->src_fds)
+        return rt_error_set(err, errno, "allocating");
+    const char *path = "";
+    if (build_env(n, spec, &path, err) < 0)
+        return -1;
+    *ca = (struct child_args){
+        .plan = &n->plan,
+        .src_fds = n->src_fds,
+        .argv = spec->argv,
+        .envp = n->envp,
+        .path = path,
+        .switch_user = geteuid() == 0,
+        .last_cap = last_cap(),
+        .no_caps = cap_init(),
+    };
+    if (!ca->no_caps)
+        return rt_error_set(err, errno, "cap_init");
+    plan_rlimits(ca, &spec->limits, enf);
+    return 0;
+}
+
+static int watch(rt_sandbox *sb, int slot, int fd, uint32_t events, rt_error *err)
+{
+    struct native *n = impl(sb);
+    n->w[slot] = (struct rt_watch){.sb = sb, .fd = fd, .tag = slot};
+    if (rt_supervisor_watch(sb->sup, &n->w[slot], events, err) < 0)
+        return -1;
+    n->open[slot] = true;
+    return 0;
+}
+
+static void unwatch(rt_sandbox *sb, int slot)
+{
+    struct native *n = impl(sb);
+    if (!n->open[slot])
+        return;
+    rt_supervisor_unwatch(sb->sup, &n->w[slot]);
+    close(n->w[slot].fd);
+    n->w[slot].fd = -1;
+    n->open[slot] = false;
+}
+
+static void kill_tree(struct native *n)
+{
+    if (n->w[W_PIDFD].fd >= 0 && !n->reaped)
+        pidfd_send_signal(n->w[W_PIDFD].fd, SIGKILL, NULL, 0);
+}
+
+static void update_deadline(rt_sandbox *sb)
+{
+    struct native *n = impl(sb);
+    sb->deadline_ns = n->wall_deadline_ns;
+    if (n->cpu_check_ns && n->cpu_check_ns < sb->deadline_ns)
+        sb->deadline_ns = n->cpu_check_ns;
+}
+
+static int watch_child(rt_sandbox *sb, struct pipes *p, rt_error *err)
+{
+    struct native *n = impl(sb);
+    if (watch(sb, W_PIDFD, n->w[W_PIDFD].fd, EPOLLIN, err) < 0)
+        return -1;
+    if (watch(sb, W_STDOUT, steal_fd(&p->out[0]), EPOLLIN, err) < 0 ||
+        watch(sb, W_STDERR, steal_fd(&p->err[0]), EPOLLIN, err) < 0 ||
+        watch(sb, W_MSG, steal_fd(&p->msg[0]), EPOLLIN, err) < 0)
+        return -1;
+    if (n->stdin_len && watch(sb, W_STDIN, n->w[W_STDIN].fd, EPOLLOUT, err) < 0)
+        return -1;
+    return 0;
+}
+
+static int start_parent_side(rt_sandbox *sb, struct pipes *p, bool privileged, rt_error *err)
+{
+    struct native *n = impl(sb);
+    if (write_id_maps(n->pid, privileged, err) < 0 || send_go(p->sync[1], err) < 0)
+        return -1;
+    if (rt_cgroup_detect()->version != RT_CGROUP_NONE) {
+        rt_enforced *enf = &sb->result.enforced;
+        if (rt_cgroup_create(&n->limits, &n->cg, enf, err) < 0 ||
+            rt_cgroup_attach(n->cg, n->pid, err) < 0)
+            return rt_error_wrap(err, "cgroup");
+    }
+    if (send_go(p->sync[1], err) < 0)
+        return -1;
+    n->sync_fd = steal_fd(&p->sync[1]);
+    return 0;
+}
+
+static void schedule(rt_sandbox *sb)
+{
+    struct native *n = impl(sb);
+    n->wall_deadline_ns = n->start_ns + n->limits.wall_ms * 1000000ull;
+    if (sb->result.enforced.cpu_time) {
+        /* The tree cannot burn more than `cpus` cores, so the first check can wait. */
+        double ms = (double)n->limits.cpu_ms / n->limits.cpus;
+        n->cpu_check_ns = n->start_ns + (uint64_t)(ms * 1e6);
+    }
+    update_deadline(sb);
+}
+
+/* A failure before the child runs: the sandbox finishes at once with status error. */
+static void finish_early(rt_sandbox *sb, const rt_error *why)
+{
+    set_error(impl(sb), "%s", why->msg);
+    rt_result_set_error(&sb->result, why->msg);
+    rt_sandbox_mark_done(sb);
+}
+
+static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
+{
+    struct native *n = calloc(1, sizeof *n);
+    if (!n)
+        return rt_error_set(err, errno, "allocating a sandbox");
+    sb->impl = n;
+    n->limits = spec->limits;
+    n->sync_fd = -1;
+    for (int i = 0; i < W_COUNT; i++)
+        n->w[i].fd = -1;
+    bool privileged = geteuid() == 0;
+    const rt_cgroup_info *cgi = rt_cgroup_detect();
+    rt_enforced enf = {0};
+    if (cgi->version != RT_CGROUP_NONE)
+        enf = (rt_enforced){.memory = cgi->memory, .pids = cgi->pids, .cpus = cgi->cpu,
+                            .cpu_time = cgi->cpuacct};
+    struct pipes p = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, -1};
+    struct child_args ca = {0};
+    rt_error local;
+    rt_error_clear(&local);
+    n->start_ns = rt_now_ns();
+    if (prepare(n, spec, &ca, &enf, &local) < 0 || make_pipes(n, spec, &p, &local) < 0) {
+        close_pipes(&p);
+        if (ca.no_caps)
+            cap_free(ca.no_caps);
+        finish_early(sb, &local);
+        return 0;
+    }
+    ca.sync_fd = p.sync[0];
+    ca.msg_fd = p.msg[1];
+    ca.stdio[0] = p.in;
+    ca.stdio[1] = p.out[1];
+    ca.stdio[2] = p.err[1];
+    int pidfd = -1;
+    n->pid = clone_child(&pidfd);
+    if (n->pid == 0)
+        rt_child_main(&ca);
+    cap_free(ca.no_caps);
+    if (n->pid < 0) {
+        rt_error_set(&local, errno, "clone3");
+        close_pipes(&p);
+        finish_early(sb, &local);
+        return 0;
+    }
+    n->w[W_PIDFD].fd = pidfd;
+    int *child_ends[] = {&p.sync[0], &p.msg[1], &p.in, &p.out[1], &p.err[1]};
+    for (size_t i = 0; i < sizeof child_ends / sizeof *child_ends; i++) {
+        close(*child_ends[i]);
+        *child_ends[i] = -1;
+    }
+    sb->result.enforced = (rt_enforced){0};
+    if (watch_child(sb, &p, &local) < 0) {
+        /* Without the watches nobody would notice the end: finish here. */
+        pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+        waitpid(n->pid, NULL, 0);
+        n->reaped = true;
+        close_pipes(&p);
+        finish_early(sb, &local);
+        return 0;
+    }
+    if (start_parent_side(sb, &p, privileged, &local) < 0) {
+        set_error(n, "%s", local.msg);
+        kill_tree(n);
+    }
+    close_pipes(&p);
+    schedule(sb);
+    return 0;
+}
+
+/* ---- supervision ---- */
+
+static void handle_output(rt_sandbox *sb, int slot)
+{
+    struct native *n = impl(sb);
+    rt_buf *buf = slot == W_STDOUT ? &sb->result.out : &sb->result.err;
+    char chunk[65536];
+    for (;;) {
+        ssize_t r = read(n->w[slot].fd, chunk, sizeof chunk);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno == EAGAIN)
+            return;
+        if (r <= 0) {
+            unwatch(sb, slot);
+            return;
+        }
+        size_t before = buf->len;
+        long over = rt_buf_append(buf, chunk, (size_t)r);
+        if (sb->cb.on_output && buf->len > before)
+            sb->cb.on_output(sb->cb.ctx, slot == W_STDOUT ? 1 : 2, buf->data + before,
+                             buf->len - before);
+        if (over != 0 && !n->killed) {
+            if (over < 0)
+                set_error(n, "out of memory capturing output");
+            rt_sandbox_kill(sb, RT_STATUS_OUTPUT_LIMIT);
+        }
+    }
+}
+
+static void handle_msg(rt_sandbox *sb)
+{
+    struct native *n = impl(sb);
+    struct child_msg m;
+    for (;;) {
+        ssize_t r = read(n->w[W_MSG].fd, &m, sizeof m);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno == EAGAIN)
+            return;
+        if (r != (ssize_t)sizeof m) {
+            unwatch(sb, W_MSG);
+            return;
+        }
+        m.step[sizeof m.step - 1] = m.path[sizeof m.path - 1] = '\0';
+        if (m.type == CHILD_MSG_EXEC_OK) {
+            n->exec_ok = true;
+            sb->result.setup_ms = (double)(rt_now_ns() - n->start_ns) / 1e6;
+        } else if (m.type == CHILD_MSG_EXIT) {
+            n->have_exit = true;
+            n->exit_status = m.status;
+        } else if (m.path[0]) {
+            set_error(n, "%s \"%s\": %s", m.step, m.path, strerror(m.err));
+        } else {
+            set_error(n, "%s: %s", m.step, strerror(m.err));
+        }
+    }
+}
+
+static void handle_stdin(rt_sandbox *sb)
+{
+    struct native *n = impl(sb);
+    while (n->stdin_off < n->stdin_len) {
+        ssize_t w = write(n->w[W_STDIN].fd, n->stdin_data + n->stdin_off,
+                          n->stdin_len - n->stdin_off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN)
+            return;
+        if (w < 0)
+            break;             /* EPIPE: the command stopped reading */
+        n->stdin_off += (size_t)w;
+    }
+    unwatch(sb, W_STDIN);
+}
+
+static void handle_exit(rt_sandbox *sb)
+{
+    struct native *n = impl(sb);
+    pid_t r = wait4(n->pid, &n->init_status, WNOHANG, &n->ru);
+    if (r == 0)
+        return;
+    n->reaped = true;
+    unwatch(sb, W_PIDFD);
+}
+
+static double tv_ms(struct timeval tv)
+{
+    return (double)tv.tv_sec * 1e3 + (double)tv.tv_usec / 1e3;
+}
+
+static void collect_usage(rt_sandbox *sb, bool *oom)
+{
+    struct native *n = impl(sb);
+    rt_usage *u = &sb->result.usage;
+    u->wall_ms = (double)(rt_now_ns() - n->start_ns) / 1e6;
+    u->cpu_user_ms = tv_ms(n->ru.ru_utime);
+    u->cpu_sys_ms = tv_ms(n->ru.ru_stime);
+    u->memory_peak_bytes = (uint64_t)n->ru.ru_maxrss * 1024;
+    *oom = false;
+    if (!n->cg)
+        return;
+    rt_cgroup_read_usage(n->cg, u, oom);
+    rt_error err;
+    rt_error_clear(&err);
+    if (rt_cgroup_destroy(n->cg, &err) < 0)
+        set_error(n, "%s", err.msg);
+    n->cg = NULL;
+}
+
+static rt_status status_from_signal(const struct native *n, int sig, const rt_usage *u)
+{
+    if (sig == SIGXCPU)
+        return RT_STATUS_CPU_LIMIT;
+    if (sig == SIGSYS)
+        return RT_STATUS_SECCOMP;
+    if (sig == SIGKILL && u->cpu_user_ms + u->cpu_sys_ms >= (double)n->limits.cpu_ms)
+        return RT_STATUS_CPU_LIMIT;
+    return RT_STATUS_SIGNALED;
+}
+
+static void decide_status(rt_sandbox *sb, bool oom)
+{
+    struct native *n = impl(sb);
+    rt_result *r = &sb->result;
+    r->exit_code = -1;
+    if (n->have_exit && WIFEXITED(n->exit_status)) {
+        r->exit_code = WEXITSTATUS(n->exit_status);
+        r->status = r->exit_code ? RT_STATUS_EXIT_NONZERO : RT_STATUS_OK;
+    } else if (n->have_exit && WIFSIGNALED(n->exit_status)) {
+        r->signal = WTERMSIG(n->exit_status);
+        r->status = status_from_signal(n, r->signal, &r->usage);
+    }
+    if (n->error) {
+        rt_result_set_error(r, n->error);
+    } else if (n->killed) {
+        r->status = n->kill_reason;
+        r->signal = SIGKILL;
+        r->exit_code = -1;
+    } else if (!n->have_exit) {
+        set_error(n, "sandbox init ended before the command (wait status 0x%x)", n->init_status);
+        rt_result_set_error(r, n->error);
+    } else if (oom && r->status != RT_STATUS_OK) {
+        r->status = RT_STATUS_MEMORY_LIMIT;
+    }
+}
+
+static void check_done(rt_sandbox *sb)
+{
+    struct native *n = impl(sb);
+    if (!n->reaped || n->open[W_STDOUT] || n->open[W_STDERR] || n->open[W_MSG])
+        return;
+    unwatch(sb, W_STDIN);
+    bool oom;
+    collect_usage(sb, &oom);
+    decide_status(sb, oom);
+    sb->deadline_ns = 0;
+    rt_sandbox_mark_done(sb);
+}
+
+static void native_event(rt_sandbox *sb, int tag, uint32_t events)
+{
+    switch (tag) {
+    case W_STDOUT:
+    case W_STDERR:
+        handle_output(sb, tag);
+        break;
+    case W_MSG:
+        handle_msg(sb);
+        break;
+    case W_STDIN:
+        handle_stdin(sb);
+        break;
+    case W_PIDFD:
+        handle_exit(sb);
+        break;
+    }
+    check_done(sb);
+}
+
+static void native_kill(rt_sandbox *sb, rt_status reason)
+{
+    struct native *n = impl(sb);
+    if (n->killed || n->reaped)
+        return;
+    n->killed = true;
+    n->kill_reason = reason;
+    kill_tree(n);
+    sb->deadline_ns = 0;
+}
+
+/* Whole-tree CPU time from the cgroup, checked no sooner than the tree could have
+ * used up what is left. */
+static void check_cpu(rt_sandbox *sb, uint64_t now)
+{
+    struct native *n = impl(sb);
+    uint64_t user = 0, sys = 0;
+    if (!n->cg || rt_cgroup_cpu_ns(n->cg, &user, &sys) < 0) {
+        n->cpu_check_ns = 0;
+        return;
+    }
+    uint64_t used_ms = (user + sys) / 1000000, limit = n->limits.cpu_ms;
+    if (used_ms >= limit) {
+        native_kill(sb, RT_STATUS_CPU_LIMIT);
+        return;
+    }
+    double wait_ms = (double)(limit - used_ms) / n->limits.cpus;
+    n->cpu_check_ns = now + (uint64_t)(wait_ms < 1 ? 1e6 : wait_ms * 1e6);
+}
+
+static void native_deadline(rt_sandbox *sb, uint64_t now)
+{
+    struct native *n = impl(sb);
+    if (now >= n->wall_deadline_ns) {
+        native_kill(sb, RT_STATUS_TIMEOUT);
+        return;
+    }
+    if (n->cpu_check_ns && now >= n->cpu_check_ns)
+        check_cpu(sb, now);
+    if (!n->killed)
+        update_deadline(sb);
+}
+
+static void native_release(rt_sandbox *sb)
+{
+    struct native *n = impl(sb);
+    if (!n)
+        return;
+    for (int i = 0; i < W_COUNT; i++) {
+        unwatch(sb, i);
+        if (n->w[i].fd >= 0)
+            close(n->w[i].fd);
+    }
+    if (n->sync_fd >= 0)
+        close(n->sync_fd);
+    if (n->cg)
+        rt_cgroup_destroy(n->cg, NULL);
+    rt_mount_plan_free(&n->plan);
+    free(n->src_fds);
+    for (size_t i = 0; n->envp && n->envp[i]; i++)
+        free(n->envp[i]);
+    free(n->envp);
+    free(n->stdin_data);
+    free(n->error);
+    free(n);
+    sb->impl = NULL;
+}
+
+const rt_backend_ops rt_native_backend = {
+    .name = "native",
+    .start = native_start,
+    .event = native_event,
+    .deadline = native_deadline,
+    .kill = native_kill,
+    .release = native_release,
+};

@@ -1,0 +1,50 @@
+/* The one JSON encoder/decoder for the spec and the result (jansson), shared
+ * by the CLI's --json, the HTTP API and workflow steps.
+ *
+ * Spec:
+ *   {"command": ["python3", "-c", "print(1)"],
+ *    "env": {"LANG": "C.UTF-8"}, "cwd": "/workspace",
+ *    "stdin": "text", "stdin_encoding": "utf-8" | "base64",
+ *    "image": "host" | "/rootfs/dir", "workspace": "/host/dir",
+ *    "mounts": [{"type": "bind" | "ro-bind" | "tmpfs",
+ *                "source": "/host/path", "target": "/in/sandbox", "size": "64m"}],
+ *    "network": "none",
+ *    "limits": {"timeout": "10s", "cpu_time": 5000, "memory": "256m", "pids": 64,
+ *               "output": "1m", "file_size": "64m", "open_files": 256,
+ *               "tmpfs": "64m", "cpus": 0.5}}
+ * Sizes are an integer (bytes) or a string with a suffix ("256m"); durations
+ * an integer (ms) or a string ("10s", "250ms"); counts an integer or a string
+ * of digits; cpus a number or a string. Unknown keys are refused. stdin_file
+ * has no JSON form: it names a file on the caller's host, so a client sends
+ * the bytes as "stdin" instead.
+ *
+ * Result: the shape in docs (status, exit_code, signal, signal_name, stdout,
+ * stderr, *_truncated, usage, limits_enforced, setup_ms, error, syscall). Output
+ * that is not valid UTF-8 travels as base64 with "stdout_encoding": "base64". */
+#ifndef SBX_RUNTIME_SPEC_JSON_H
+#define SBX_RUNTIME_SPEC_JSON_H
+
+#include <jansson.h>
+
+#include "error.h"
+#include "result.h"
+#include "spec.h"
+
+/* Fills spec (which it initializes; any old content is not freed) from defaults
+ * and obj, then validates it. On failure the message names the JSON path
+ * ("limits.memory: ...") and spec is left empty. */
+int rt_spec_from_json(const json_t *obj, rt_spec *spec, rt_error *err);
+
+/* The inverse, limits as integers (bytes, ms). NULL when out of memory or when
+ * a string other than stdin is not valid UTF-8. */
+json_t *rt_spec_to_json(const rt_spec *spec);
+
+/* NULL only when out of memory. */
+json_t *rt_result_to_json(const rt_result *r);
+
+/* The inverse; initializes r. Keys it does not know (such as "cost", added by
+ * the daemon) are ignored so that older clients read newer results; known keys
+ * of the wrong type are refused. On failure r is left empty. */
+int rt_result_from_json(const json_t *obj, rt_result *r, rt_error *err);
+
+#endif
