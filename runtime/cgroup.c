@@ -304,8 +304,11 @@ static bool open_parent(int slot)
         return false;
     }
     g.pfd[slot] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (g.pfd[slot] < 0) {
-        note("opening %s: %s", path, strerror(errno));
+    if (g.pfd[slot] < 0 || faccessat(g.pfd[slot], ".", W_OK | X_OK, AT_EACCESS) < 0) {
+        note("%s %s: %s", g.pfd[slot] < 0 ? "opening" : "creating groups in", path,
+             strerror(errno));
+        cleanup_closep(&g.pfd[slot]);
+        g.pfd[slot] = -1;
         return false;
     }
     g.owner[slot] = slot;

@@ -48,7 +48,8 @@ struct native {
     bool killed, exec_ok, have_exit, reaped;
     int exit_status, init_status;
     struct rusage ru;
-    char *error;
+    char *error;               /* the first failure reported by the child */
+    char *start_error;         /* ours; second to the child's, which is the cause */
 };
 
 static struct native *impl(rt_sandbox *sb)
@@ -424,7 +425,7 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
         return 0;
     }
     if (start_parent_side(sb, &p, privileged, &local) < 0) {
-        set_error(n, "%s", local.msg);
+        n->start_error = strdup(local.msg);
         kill_tree(n);
     }
     close_pipes(&p);
@@ -565,8 +566,8 @@ static void decide_status(rt_sandbox *sb, bool oom)
         r->signal = WTERMSIG(n->exit_status);
         r->status = status_from_signal(n, r->signal, &r->usage);
     }
-    if (n->error) {
-        rt_result_set_error(r, n->error);
+    if (n->error || n->start_error) {
+        rt_result_set_error(r, n->error ? n->error : n->start_error);
     } else if (n->killed) {
         r->status = n->kill_reason;
         r->signal = SIGKILL;
@@ -676,6 +677,7 @@ static void native_release(rt_sandbox *sb)
     free(n->envp);
     free(n->stdin_data);
     free(n->error);
+    free(n->start_error);
     free(n);
     sb->impl = NULL;
 }

@@ -20,7 +20,11 @@
  *
  * Result: the shape in docs (status, exit_code, signal, signal_name, stdout,
  * stderr, *_truncated, usage, limits_enforced, setup_ms, error, syscall). Output
- * that is not valid UTF-8 travels as base64 with "stdout_encoding": "base64". */
+ * that is not valid UTF-8 travels as base64 with "stdout_encoding": "base64".
+ *
+ * Text holding NUL bytes (stdin, output) is encoded as \u0000; decode request
+ * and result bodies with json_loads(..., JSON_ALLOW_NUL, ...) or jansson refuses
+ * them. NUL is refused in commands, env and paths. */
 #ifndef SBX_RUNTIME_SPEC_JSON_H
 #define SBX_RUNTIME_SPEC_JSON_H
 

@@ -1,0 +1,44 @@
+#!/bin/bash
+# Namespaces, ids, filesystem view: what the sandboxed code can see and touch.
+. "$(dirname "$0")/lib.sh"
+plan 17
+
+out=$("$SBX" run -- id -u); is "$out" 1000 "code runs as uid 1000 inside"
+out=$("$SBX" run -- id -g); is "$out" 1000 "and gid 1000"
+out=$("$SBX" run -- cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //')
+like "$out" "^1000 101000 1" "uid 1000 maps to unprivileged host uid 101000"
+
+# The host view of a running sandboxed process.
+"$SBX" run --timeout 5s -- sleep 3.21 & bg=$!
+for _ in $(seq 50); do pid=$(pgrep -f -x 'sleep 3.21' | head -1); [ -n "$pid" ] && break; sleep 0.05; done
+uid=$(awk '/^Uid:/{print $2}' /proc/$pid/status 2>/dev/null)
+is "$uid" 101000 "the host sees host uid 101000"
+kill "$bg" 2>/dev/null; wait "$bg" 2>/dev/null
+
+out=$("$SBX" run -- hostname); is "$out" sandbox "hostname is sandbox"
+out=$("$SBX" run -- sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "')
+is "$out" lo "only the loopback interface exists"
+out=$("$SBX" run -- sh -c 'cat /sys/class/net/lo/operstate 2>/dev/null; grep -c . /proc/net/dev')
+like "$out" "3$" "no host interface in /proc/net/dev"
+# A listener on the host's loopback must be out of reach.
+python3 -c 'import socket,time
+s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(20)' > "$TMPD/port" & lst=$!
+for _ in $(seq 50); do [ -s "$TMPD/port" ] && break; sleep 0.05; done
+port=$(cat "$TMPD/port")
+probe='import socket,sys
+try: socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=2); print("connected")
+except OSError as e: print("refused")'
+out=$(python3 -c "$probe" "$port"); is "$out" connected "the host listener is reachable from the host"
+out=$("$SBX" run -- python3 -c "$probe" "$port"); is "$out" refused "but not from the sandbox"
+kill "$lst" 2>/dev/null
+
+echo secret > "$TMPD/secret"
+"$SBX" run -- test -e "$TMPD/secret"; ok $((! $?)) "host files outside binds are invisible"
+"$SBX" run -- test -e /root; ok $((! $?)) "/root is not there"
+"$SBX" run -- sh -c 'ls /home /var /opt' 2>/dev/null; ok $((! $?)) "/home, /var, /opt are not there"
+"$SBX" run -- touch /newfile 2>/dev/null; ok $((! $?)) "the root is read-only"
+"$SBX" run -- touch /usr/sbx-test 2>/dev/null; ok $((! $?)) "/usr is read-only"
+"$SBX" run -- sh -c 'echo ok > /tmp/x && cat /tmp/x' >/dev/null; ok $? "/tmp is writable"
+out=$("$SBX" run -- sh -c 'ls /proc | grep -E "^[0-9]+$" | wc -l'); ok $(( out > 5 )) "a fresh /proc shows only the sandbox's processes ($out)"
+out=$("$SBX" run -- sh -c 'echo $$'); is "$out" 2 "the command is pid 2 under the sandbox's init"
+done_testing
