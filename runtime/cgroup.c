@@ -382,8 +382,10 @@ static void setup_v2(const char *name)
     info->pids = has_token(avail, "pids", ' ');
     info->cpu = has_token(avail, "cpu", ' ');
     info->cpuacct = true;           /* cpu.stat is there without any controller */
+    int len = (int)strcspn(avail, "\n");
     if (!info->memory || !info->pids || !info->cpu)
-        note("cgroup2 %s lacks controllers (has: %.*s)", own, (int)strcspn(avail, "\n"), avail);
+        note("cgroup2 %s lacks memory, pids or cpu (has: %.*s)", own, len ? len : 4,
+             len ? avail : "none");
     if (!join(info->parent[0], sizeof info->parent[0], own, name)) {
         note("path of the parent is too long");
         return;

@@ -86,13 +86,13 @@ static const struct unit *find_unit(const struct unit *u, const char *suffix)
     return NULL;
 }
 
-/* User text for a message: bounded, and non-printable bytes shown as '?' so
+/* User text for a message: cut to fit buf with "...", and non-printable bytes shown as '?' so
  * that a message cannot carry terminal escapes. */
 static const char *shown(const char *s, char *buf, size_t len)
 {
     size_t i;
 
-    for (i = 0; s[i] && i < SHOWN_MAX && i + 4 < len; i++)
+    for (i = 0; s[i] && i + 4 < len; i++)
         buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
     buf[i] = '\0';
     if (s[i])

@@ -131,6 +131,7 @@ static int no_memory(const char *path, rt_error *err)
 /* A string usable as a C string: no embedded NUL. */
 static int want_cstr(const json_t *v, const char *path, const char **out, rt_error *err)
 {
+    *out = NULL;
     if (!json_is_string(v))
         return rt_error_set(err, 0, "%s: must be a string", path);
     if (strlen(json_string_value(v)) != json_string_length(v))

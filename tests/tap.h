@@ -37,8 +37,8 @@ static inline __attribute__((format(printf, 1, 2))) void diag(const char *fmt, .
     fflush(stdout);
 }
 
-static inline void tap_vok(int cond, const char *file, int line, const char *fmt,
-                           va_list ap)
+static inline __attribute__((format(printf, 4, 0))) void
+tap_vok(int cond, const char *file, int line, const char *fmt, va_list ap)
 {
     tap_run++;
     if (!cond)
@@ -67,7 +67,7 @@ static inline int tap_is_int_at(long long got, long long want, const char *file,
 {
     int cond = got == want;
 
-    tap_ok_at(cond, file, line, "%s", name);
+    tap_ok_at(cond, file, line, "%s", name ? name : "");
     if (!cond)
         diag("       got: %lld\n#   expected: %lld", got, want);
     return cond;
@@ -78,7 +78,7 @@ static inline int tap_is_str_at(const char *got, const char *want, const char *f
 {
     int cond = (got == NULL || want == NULL) ? got == want : strcmp(got, want) == 0;
 
-    tap_ok_at(cond, file, line, "%s", name);
+    tap_ok_at(cond, file, line, "%s", name ? name : "");
     if (!cond)
         diag("       got: %s%s%s\n#   expected: %s%s%s", got ? "\"" : "",
              got ? got : "NULL", got ? "\"" : "", want ? "\"" : "",
