@@ -1,6 +1,7 @@
 #include "spec.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -132,23 +133,30 @@ static int check_mount(const rt_mount *m, size_t i, rt_error *err)
     return 0;
 }
 
+enum limit_unit { BYTES, MS, COUNT };
+
 struct limit_check {
     const char *name;          /* as in the JSON spec */
     size_t offset;
     uint64_t max;
-    bool bytes;
+    enum limit_unit unit;
 };
 
 static const struct limit_check limit_checks[] = {
-    {"timeout", offsetof(rt_limits, wall_ms), RT_MAX_WALL_MS, false},
-    {"cpu_time", offsetof(rt_limits, cpu_ms), RT_MAX_WALL_MS, false},
-    {"memory", offsetof(rt_limits, memory_bytes), RT_MAX_BYTES, true},
-    {"pids", offsetof(rt_limits, pids), RT_MAX_PIDS, false},
-    {"output", offsetof(rt_limits, output_bytes), RT_MAX_BYTES, true},
-    {"file_size", offsetof(rt_limits, file_bytes), RT_MAX_BYTES, true},
-    {"open_files", offsetof(rt_limits, open_files), RT_MAX_OPEN_FILES, false},
-    {"tmpfs", offsetof(rt_limits, tmpfs_bytes), RT_MAX_BYTES, true},
+    {"timeout", offsetof(rt_limits, wall_ms), RT_MAX_WALL_MS, MS},
+    {"cpu_time", offsetof(rt_limits, cpu_ms), RT_MAX_WALL_MS, MS},
+    {"memory", offsetof(rt_limits, memory_bytes), RT_MAX_BYTES, BYTES},
+    {"pids", offsetof(rt_limits, pids), RT_MAX_PIDS, COUNT},
+    {"output", offsetof(rt_limits, output_bytes), RT_MAX_BYTES, BYTES},
+    {"file_size", offsetof(rt_limits, file_bytes), RT_MAX_BYTES, BYTES},
+    {"open_files", offsetof(rt_limits, open_files), RT_MAX_OPEN_FILES, COUNT},
+    {"tmpfs", offsetof(rt_limits, tmpfs_bytes), RT_MAX_BYTES, BYTES},
 };
+
+/* Unit suffixes as rt_parse_* reads them: a bare size is bytes, but a bare
+ * duration would be seconds, so ms is spelled out. */
+static const char *const unit_suffix[] = {[BYTES] = "", [MS] = "ms", [COUNT] = ""};
+static const char *const unit_word[] = {[BYTES] = " byte", [MS] = " ms", [COUNT] = ""};
 
 static int check_limit(const rt_limits *l, const struct limit_check *c, rt_error *err)
 {
@@ -158,17 +166,17 @@ static int check_limit(const rt_limits *l, const struct limit_check *c, rt_error
     memcpy(&v, (const char *)l + c->offset, sizeof v);
     if (v == 0)
         return rt_error_set(err, 0, "limits.%s: must be at least 1%s", c->name,
-                            c->bytes ? " byte" : "");
+                            unit_word[c->unit]);
     if (v <= c->max)
         return 0;
-    if (c->bytes)
+    if (c->unit == BYTES)
         rt_format_size(c->max, maxs, sizeof maxs);
-    else if (c->max == RT_MAX_WALL_MS)
+    else if (c->unit == MS)
         rt_format_duration_ms(c->max, maxs, sizeof maxs);
     else
-        snprintf(maxs, sizeof maxs, "%llu", (unsigned long long)c->max);
-    return rt_error_set(err, 0, "limits.%s: %llu is too large (maximum %s)", c->name,
-                        (unsigned long long)v, maxs);
+        snprintf(maxs, sizeof maxs, "%" PRIu64, c->max);
+    return rt_error_set(err, 0, "limits.%s: %" PRIu64 "%s is too large (maximum %s)", c->name,
+                        v, unit_suffix[c->unit], maxs);
 }
 
 static int check_limits(const rt_limits *l, rt_error *err)

@@ -169,8 +169,8 @@ static void test_limits_zero(void)
         uint64_t *field;
         const char *msg;
     } cases[] = {
-        {&s.limits.wall_ms, "limits.timeout: must be at least 1"},
-        {&s.limits.cpu_ms, "limits.cpu_time: must be at least 1"},
+        {&s.limits.wall_ms, "limits.timeout: must be at least 1 ms"},
+        {&s.limits.cpu_ms, "limits.cpu_time: must be at least 1 ms"},
         {&s.limits.memory_bytes, "limits.memory: must be at least 1 byte"},
         {&s.limits.pids, "limits.pids: must be at least 1"},
         {&s.limits.output_bytes, "limits.output: must be at least 1 byte"},
@@ -202,7 +202,7 @@ static void test_limits_max(void)
            "memory at UINT64_MAX");
     s.limits.memory_bytes = 1;
     s.limits.wall_ms++;
-    is_str(why(&s), "limits.timeout: 604800001 is too large (maximum 168h)",
+    is_str(why(&s), "limits.timeout: 604800001ms is too large (maximum 168h)",
            "timeout above the maximum");
     s.limits.wall_ms = 1;
     s.limits.pids++;
