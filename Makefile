@@ -55,9 +55,11 @@ $(BUILD)/libsbxrt.a: $(RT_OBJ)
 $(BUILD)/libsbxrt-san.a: $(RT_SAN)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# sbx links statically: no dynamic loader work on every sandboxed command.
 $(BUILD)/sbx: $(CLI_OBJ) $(BUILD)/libsbxrt.a
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libsbxrt.a $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -static-pie -Wl,-z,relro,-z,now -o $@ $(CLI_OBJ) $(BUILD)/libsbxrt.a \
+	    $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) -lpthread
 
 # Unit tests build with ASan+UBSan; they link the runtime and the CLI's modules.
 $(BUILD)/tests/%.t: tests/%.c tests/tap.h $(BUILD)/libsbxrt-san.a $(CLI_LIB_SAN)
@@ -66,12 +68,18 @@ $(BUILD)/tests/%.t: tests/%.c tests/tap.h $(BUILD)/libsbxrt-san.a $(CLI_LIB_SAN)
 	$(Q)$(CC) $(CPPFLAGS) -Itests -Icli $(CFLAGS) $(SAN) -O1 $(LDFLAGS) -o $@ $< \
 	    $(CLI_LIB_SAN) $(BUILD)/libsbxrt-san.a $(LDLIBS)
 
+# In-process stage breakdown of a sandbox start (run by bench/run.sh).
+$(BUILD)/bench/stages: bench/stages.c $(BUILD)/libsbxrt.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsbxrt.a $(LDLIBS)
+
 unit: $(UNIT_BIN)
 
 check: all $(UNIT_BIN) lint
 	prove -f $(UNIT_BIN) tests/integration/*.t
 
-bench: all
+bench: all $(BUILD)/bench/stages
 	bench/run.sh
 
 deps:

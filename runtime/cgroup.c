@@ -194,6 +194,35 @@ static void unescape(char *s)
     *w = '\0';
 }
 
+/* Detection looks up several controllers: read each /proc file once and hand out
+ * in-memory streams of it (detection runs once, under pthread_once). */
+static FILE *open_snapshot(const char *path)
+{
+    static struct {
+        const char *path;
+        char *data;
+        size_t len;
+    } snaps[2];
+    for (size_t i = 0; i < sizeof snaps / sizeof *snaps; i++) {
+        if (!snaps[i].path) {
+            cleanup_file FILE *f = fopen(path, "re");
+            FILE *mem = f ? open_memstream(&snaps[i].data, &snaps[i].len) : NULL;
+            if (!mem)
+                return NULL;
+            char buf[4096];
+            size_t n;
+            while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+                fwrite(buf, 1, n, mem);
+            if (fclose(mem) != 0)
+                return NULL;
+            snaps[i].path = path;
+        }
+        if (strcmp(snaps[i].path, path) == 0)
+            return snaps[i].len ? fmemopen(snaps[i].data, snaps[i].len, "r") : NULL;
+    }
+    return fopen(path, "re");
+}
+
 typedef struct mount_entry {
     char *root, *mnt, *fstype, *opts;
 } mount_entry;
@@ -234,7 +263,7 @@ static bool mount_matches(const mount_entry *m, const char *ctl)
  * the one visible. */
 static bool find_mount(const char *ctl, char *mnt, char *root, size_t cap)
 {
-    cleanup_file FILE *f = fopen("/proc/self/mountinfo", "re");
+    cleanup_file FILE *f = open_snapshot("/proc/self/mountinfo");
     cleanup_free char *line = NULL;
     size_t n = 0;
     bool found = false;
@@ -254,7 +283,7 @@ static bool find_mount(const char *ctl, char *mnt, char *root, size_t cap)
 /* Our own group's path in ctl's hierarchy (ctl NULL: the v2 "0::" line). */
 static bool own_path(const char *ctl, char *path, size_t cap)
 {
-    cleanup_file FILE *f = fopen("/proc/self/cgroup", "re");
+    cleanup_file FILE *f = open_snapshot("/proc/self/cgroup");
     cleanup_free char *line = NULL;
     size_t n = 0;
     if (!f)

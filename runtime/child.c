@@ -39,14 +39,15 @@ static _Noreturn void fail(const struct child_args *a, const char *step, const c
 }
 
 /* Blocks for the parent's next go-ahead; EOF means the parent is gone. */
-static void await_parent(const struct child_args *a)
+static int await_parent(const struct child_args *a)
 {
-    char c;
+    unsigned char c;
     ssize_t n;
     while ((n = read(a->sync_fd, &c, 1)) < 0 && errno == EINTR)
         ;
     if (n != 1)
         _exit(127);
+    return c;
 }
 
 /* The parent keeps its end of the sync pipe for the whole run: a hangup after the
@@ -86,11 +87,13 @@ static int loopback_up(void)
     return rc;
 }
 
-static void apply_rlimits(const struct child_args *a)
+static void apply_rlimits(const struct child_args *a, int fallbacks)
 {
-    for (int i = 0; i < a->n_rlimits; i++)
-        if (setrlimit(a->rlimits[i].resource, &a->rlimits[i].value) < 0)
+    for (int i = 0; i < a->n_rlimits; i++) {
+        const struct child_rlimit *r = &a->rlimits[i];
+        if ((!r->only_if || (r->only_if & fallbacks)) && setrlimit(r->resource, &r->value) < 0)
             fail(a, "setting resource limits", NULL);
+    }
 }
 
 static void setup_stdio(const struct child_args *a)
@@ -186,7 +189,8 @@ static _Noreturn void run_init(const struct child_args *a)
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0)
         fail(a, "creating the exec pipe", NULL);
-    pid_t cmd = fork();
+    /* vfork: no copy of our page tables, and we sleep until the exec anyway. */
+    pid_t cmd = vfork();
     if (cmd < 0)
         fail(a, "forking the command", NULL);
     if (cmd == 0) {
@@ -227,8 +231,7 @@ _Noreturn void rt_child_main(const struct child_args *a)
     if (loopback_up() < 0)
         fail(a, "bringing up the loopback interface", "lo");
     setup_stdio(a);
-    apply_rlimits(a);
-    await_parent(a);           /* cgroup joined */
+    apply_rlimits(a, await_parent(a));  /* cgroup joined, or fallbacks named */
     if (unshare(CLONE_NEWCGROUP) < 0)
         fail(a, "creating the cgroup namespace", NULL);
     drop_privileges(a);

@@ -30,9 +30,15 @@ struct child_msg {
 #define RT_HOST_ROOT_UID 100000
 #define RT_HOST_USER_UID 101000
 
+/* Rlimits that stand in for a cgroup limit apply only when the parent says, with
+ * the go-ahead byte, that the group could not take it. */
+#define CHILD_FALLBACK_MEMORY 0x1
+#define CHILD_FALLBACK_PIDS   0x2
+
 struct child_rlimit {
     int resource;
     struct rlimit value;
+    int only_if;               /* 0: always; else CHILD_FALLBACK_* */
 };
 
 struct child_args {
@@ -41,7 +47,8 @@ struct child_args {
     char *const *argv;
     char *const *envp;
     const char *path;          /* PATH to search argv[0] in */
-    int sync_fd;               /* parent -> child: one byte per stage */
+    int sync_fd;               /* parent -> child: one byte per stage; the
+                                  second carries CHILD_FALLBACK_* bits */
     int msg_fd;                /* child -> parent: struct child_msg */
     int stdio[3];
     bool switch_user;          /* run the command as RT_SANDBOX_UID */

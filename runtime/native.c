@@ -85,24 +85,22 @@ static void set_error(struct native *n, const char *fmt, ...)
     va_end(ap);
 }
 
-static void add_rlimit(struct child_args *ca, int res, uint64_t soft, uint64_t hard)
+static void add_rlimit(struct child_args *ca, int res, uint64_t soft, uint64_t hard, int only_if)
 {
-    ca->rlimits[ca->n_rlimits++] = (struct child_rlimit){res, {soft, hard}};
+    ca->rlimits[ca->n_rlimits++] = (struct child_rlimit){res, {soft, hard}, only_if};
 }
 
 /* RLIMIT_CPU backs up the whole-tree accounting per process; the others have no
- * cgroup equivalent or stand in when the cgroup is missing. */
-static void plan_rlimits(struct child_args *ca, const rt_limits *l, const rt_enforced *enf)
+ * cgroup equivalent, or stand in when the cgroup cannot take a limit. */
+static void plan_rlimits(struct child_args *ca, const rt_limits *l)
 {
     uint64_t cpu_s = (l->cpu_ms + 999) / 1000;
-    add_rlimit(ca, RLIMIT_CPU, cpu_s, cpu_s + 1);
-    add_rlimit(ca, RLIMIT_FSIZE, l->file_bytes, l->file_bytes);
-    add_rlimit(ca, RLIMIT_NOFILE, l->open_files, l->open_files);
-    add_rlimit(ca, RLIMIT_CORE, 0, 0);
-    if (!enf->pids)
-        add_rlimit(ca, RLIMIT_NPROC, l->pids, l->pids);
-    if (!enf->memory)
-        add_rlimit(ca, RLIMIT_AS, l->memory_bytes, l->memory_bytes);
+    add_rlimit(ca, RLIMIT_CPU, cpu_s, cpu_s + 1, 0);
+    add_rlimit(ca, RLIMIT_FSIZE, l->file_bytes, l->file_bytes, 0);
+    add_rlimit(ca, RLIMIT_NOFILE, l->open_files, l->open_files, 0);
+    add_rlimit(ca, RLIMIT_CORE, 0, 0, 0);
+    add_rlimit(ca, RLIMIT_NPROC, l->pids, l->pids, CHILD_FALLBACK_PIDS);
+    add_rlimit(ca, RLIMIT_AS, l->memory_bytes, l->memory_bytes, CHILD_FALLBACK_MEMORY);
 }
 
 static bool same_key(const char *a, const char *b)
@@ -207,9 +205,9 @@ static int write_id_maps(pid_t pid, bool privileged, rt_error *err)
     return write_file(pid, "gid_map", map, err);
 }
 
-static int send_go(int fd, rt_error *err)
+static int send_go(int fd, unsigned char flags, rt_error *err)
 {
-    if (write(fd, "g", 1) != 1)
+    if (write(fd, &flags, 1) != 1)
         return rt_error_set(err, errno, "signalling the sandbox");
     return 0;
 }
@@ -251,8 +249,7 @@ static int make_pipes(struct native *n, const rt_spec *spec, struct pipes *p, rt
 }
 
 /* Everything that may allocate happens here, before clone. */
-static int prepare(struct native *n, const rt_spec *spec, struct child_args *ca,
-                   const rt_enforced *enf, rt_error *err)
+static int prepare(struct native *n, const rt_spec *spec, struct child_args *ca, rt_error *err)
 {
     if (rt_mount_plan_build(spec, &n->plan, err) < 0)
         return -1;
@@ -274,7 +271,7 @@ static int prepare(struct native *n, const rt_spec *spec, struct child_args *ca,
     };
     if (!ca->no_caps)
         return rt_error_set(err, errno, "cap_init");
-    plan_rlimits(ca, &spec->limits, enf);
+    plan_rlimits(ca, &spec->limits);
     return 0;
 }
 
@@ -330,15 +327,17 @@ static int watch_child(rt_sandbox *sb, struct pipes *p, rt_error *err)
 static int start_parent_side(rt_sandbox *sb, struct pipes *p, bool privileged, rt_error *err)
 {
     struct native *n = impl(sb);
-    if (write_id_maps(n->pid, privileged, err) < 0 || send_go(p->sync[1], err) < 0)
+    if (write_id_maps(n->pid, privileged, err) < 0 || send_go(p->sync[1], 0, err) < 0)
         return -1;
-    if (rt_cgroup_detect()->version != RT_CGROUP_NONE) {
-        rt_enforced *enf = &sb->result.enforced;
-        if (rt_cgroup_create(&n->limits, &n->cg, enf, err) < 0 ||
-            rt_cgroup_attach(n->cg, n->pid, err) < 0)
-            return rt_error_wrap(err, "cgroup");
-    }
-    if (send_go(p->sync[1], err) < 0)
+    /* Detection and the group are made while the child builds its root. */
+    rt_enforced *enf = &sb->result.enforced;
+    if (rt_cgroup_detect()->version != RT_CGROUP_NONE &&
+        (rt_cgroup_create(&n->limits, &n->cg, enf, err) < 0 ||
+         rt_cgroup_attach(n->cg, n->pid, err) < 0))
+        return rt_error_wrap(err, "cgroup");
+    unsigned char fallbacks = (enf->memory ? 0 : CHILD_FALLBACK_MEMORY) |
+                              (enf->pids ? 0 : CHILD_FALLBACK_PIDS);
+    if (send_go(p->sync[1], fallbacks, err) < 0)
         return -1;
     n->sync_fd = steal_fd(&p->sync[1]);
     return 0;
@@ -375,17 +374,12 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
     for (int i = 0; i < W_COUNT; i++)
         n->w[i].fd = -1;
     bool privileged = geteuid() == 0;
-    const rt_cgroup_info *cgi = rt_cgroup_detect();
-    rt_enforced enf = {0};
-    if (cgi->version != RT_CGROUP_NONE)
-        enf = (rt_enforced){.memory = cgi->memory, .pids = cgi->pids, .cpus = cgi->cpu,
-                            .cpu_time = cgi->cpuacct};
     struct pipes p = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, -1};
     struct child_args ca = {0};
     rt_error local;
     rt_error_clear(&local);
     n->start_ns = rt_now_ns();
-    if (prepare(n, spec, &ca, &enf, &local) < 0 || make_pipes(n, spec, &p, &local) < 0) {
+    if (prepare(n, spec, &ca, &local) < 0 || make_pipes(n, spec, &p, &local) < 0) {
         close_pipes(&p);
         if (ca.no_caps)
             cap_free(ca.no_caps);

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Benchmarks of sandbox start-up: bare exec, bwrap, `sbx run` and (when a Docker
+# daemon answers) `docker run`, each workload in one hyperfine invocation, then the
+# in-process stage breakdown (build/bench/stages). Prints medians and ratios that
+# were all measured in this run; raw JSON goes to build/bench/.
+#
+# Run it through `make bench` (which builds build/sbx and build/bench/stages first).
+# Knobs (environment): WARMUP, TRUE_RUNS, PY_RUNS, DOCKER_WARMUP, DOCKER_RUNS,
+# STAGE_ROUNDS, SBX_BENCH_DOCKER_IMAGE (an image to use instead of searching),
+# SBX_BENCH_NO_DOCKER=1 (skip docker even when it is up).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+OUT=build/bench
+SBX=build/sbx
+STAGES=build/bench/stages
+WARMUP=${WARMUP:-20}
+TRUE_RUNS=${TRUE_RUNS:-200}
+PY_RUNS=${PY_RUNS:-50}
+DOCKER_WARMUP=${DOCKER_WARMUP:-3}
+DOCKER_RUNS=${DOCKER_RUNS:-20}
+STAGE_ROUNDS=${STAGE_ROUNDS:-300}
+
+die() {
+    echo "bench: $*" >&2
+    exit 1
+}
+
+for tool in hyperfine bwrap python3; do
+    command -v "$tool" >/dev/null || die "$tool is not installed (make deps)"
+done
+[[ -x $SBX ]] || die "$SBX is missing: run 'make bench', not bench/run.sh alone"
+[[ -x $STAGES ]] || die "$STAGES is missing: run 'make bench', not bench/run.sh alone"
+mkdir -p "$OUT"
+
+BWRAP="bwrap --unshare-all --ro-bind /usr /usr --symlink usr/lib /lib --symlink usr/lib64 /lib64"
+BWRAP+=" --symlink usr/bin /bin --symlink usr/sbin /sbin --"
+
+# Each command must work before it is timed: a failing sandbox is not a fast one.
+check() {
+    local what=$1
+    shift
+    local errf
+    errf=$(mktemp)
+    if ! "$@" >/dev/null 2>"$errf"; then
+        echo "bench: $what failed: $*" >&2
+        sed 's/^/  /' "$errf" >&2
+        rm -f "$errf"
+        exit 1
+    fi
+    rm -f "$errf"
+}
+
+# ---- docker: only when the daemon answers and a local image can run the command ----
+docker_reason=""
+docker_images=()
+if [[ ${SBX_BENCH_NO_DOCKER:-0} == 1 ]]; then
+    docker_reason="SBX_BENCH_NO_DOCKER=1"
+elif ! command -v docker >/dev/null; then
+    docker_reason="docker is not installed"
+elif ! timeout 15 docker info >/dev/null 2>&1; then
+    docker_reason="the docker daemon does not answer ('docker info' failed)"
+elif [[ -n ${SBX_BENCH_DOCKER_IMAGE:-} ]]; then
+    docker_images=("$SBX_BENCH_DOCKER_IMAGE")
+else
+    # Local images only (tagged first, then untagged by id); nothing is pulled.
+    mapfile -t docker_images < <(timeout 15 docker image ls \
+        --format '{{.Repository}}:{{.Tag}} {{.ID}}' 2>/dev/null |
+        awk '$1 !~ /<none>/ {print $1; next} {print $2}' | head -n 8)
+    [[ ${#docker_images[@]} -gt 0 ]] ||
+        docker_reason="no local docker image (none is pulled: docker import a rootfs first)"
+fi
+
+# Prints the first local image that runs "$@" successfully (with --network none).
+docker_image_for() {
+    local img
+    for img in "${docker_images[@]}"; do
+        if timeout 120 docker run --rm --network none --entrypoint "" "$img" "$@" \
+            >/dev/null 2>&1; then
+            echo "$img"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# ---- one workload: bare, bwrap, sbx in one hyperfine run; docker in a shorter one ----
+# bench_workload LABEL RUNS CMD...
+bench_workload() {
+    local label=$1 runs=$2
+    shift 2
+    local cmd="$*"
+    check "bare $cmd" "$@"
+    # shellcheck disable=SC2086  # the command lines are split on purpose
+    check "bwrap $cmd" $BWRAP "$@"
+    check "sbx run -- $cmd" "$SBX" run -- "$@"
+    echo "== workload '$label': $cmd  (hyperfine -N, $WARMUP warm-up, $runs runs each)"
+    rm -f "$OUT/$label".* "$OUT/docker-$label".*
+    printf '%s\t%s\n' bare "$cmd" bwrap "$BWRAP $cmd" sbx "$SBX run -- $cmd" \
+        >"$OUT/$label.commands"
+    # hyperfine's own warnings (outliers on a noisy box) go to the log; the
+    # medians below are the robust numbers.
+    if ! hyperfine -N --style none --warmup "$WARMUP" --runs "$runs" \
+        --export-json "$OUT/$label.json" \
+        -n bare "$cmd" \
+        -n bwrap "$BWRAP $cmd" \
+        -n sbx "$SBX run -- $cmd" 2>"$OUT/$label.log"; then
+        cat "$OUT/$label.log" >&2
+        die "hyperfine failed for workload '$label'"
+    fi
+
+    if [[ -n $docker_reason ]]; then
+        echo "$docker_reason" >"$OUT/docker-$label.skip"
+        return 0
+    fi
+    local img
+    if ! img=$(docker_image_for "$@"); then
+        echo "no local image runs '$cmd' (tried: ${docker_images[*]})" >"$OUT/docker-$label.skip"
+        return 0
+    fi
+    # docker run takes hundreds of ms: its own, shorter invocation keeps the whole
+    # bench within a few minutes.
+    local dcmd="docker run --rm --network none --entrypoint= $img $cmd"
+    echo "   docker ($img): $DOCKER_WARMUP warm-up, $DOCKER_RUNS runs (own invocation)"
+    printf '%s\t%s\n' docker "$dcmd" >>"$OUT/$label.commands"
+    if ! hyperfine -N --style none --warmup "$DOCKER_WARMUP" --runs "$DOCKER_RUNS" \
+        --export-json "$OUT/docker-$label.json" \
+        -n docker "$dcmd" 2>"$OUT/docker-$label.log"; then
+        cat "$OUT/docker-$label.log" >&2
+        die "hyperfine failed for docker, workload '$label'"
+    fi
+}
+
+started=$(date +%s)
+echo "sandboxd bench: $(nproc) cores, kernel $(uname -r); medians are what to trust here"
+if [[ -n $docker_reason ]]; then
+    echo "docker: skipped: $docker_reason"
+else
+    echo "docker: candidate local images: ${docker_images[*]}"
+fi
+echo
+
+bench_workload true "$TRUE_RUNS" /bin/true
+bench_workload python "$PY_RUNS" python3 -c pass
+
+echo "== stage breakdown: $STAGES -n $STAGE_ROUNDS"
+"$STAGES" -n "$STAGE_ROUNDS" -j "$OUT/stages.json" >"$OUT/stages.txt" ||
+    die "$STAGES failed (see above)"
+
+echo
+python3 bench/report.py "$OUT"
+echo
+cat "$OUT/stages.txt"
+echo
+python3 bench/report.py --summary "$OUT"
+echo "total bench time: $(($(date +%s) - started)) s; raw data in $OUT/"

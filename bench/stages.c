@@ -1,0 +1,560 @@
+/* Stage breakdown of a sandbox start, measured in-process: where do the
+ * milliseconds of `sbx run -- /bin/true` go?
+ *
+ *   a   fork + execve(/bin/true) + waitpid                       (the floor)
+ *   a0  the same through clone3 with no flags and b's sync pipe    (b's floor)
+ *   b   clone3 into user+pid+mount+net+uts+ipc namespaces, parent writes the
+ *       id maps, child execs /bin/true, parent waits              (namespaces)
+ *   b.* the same with one namespace at a time                     (which one costs)
+ *   c1  rt_cgroup_create + rt_cgroup_destroy                      (cgroup, empty)
+ *   c2  create + attach a sleeping child + kill + wait + read usage + destroy
+ *   c0  fork a sleeping child + kill + wait                       (c2's baseline)
+ *   d   rt_run() of /bin/true with the default spec               (the runtime)
+ *   x   rt_cgroup_detect() in a fresh process                     (paid once per sbx)
+ *
+ * The stages run interleaved, one of each per round, so that a noisy neighbour
+ * slows all of them alike and the differences stay meaningful. Every number is
+ * the median over the rounds, in microseconds.
+ *
+ * usage: stages [-n ROUNDS] [-j FILE.json] [-s STAGES]   (see usage_exit) 
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "result.h"
+#include "sandbox.h"
+#include "spec.h"
+
+#define WARMUP 10
+
+static char *const true_argv[] = {"/bin/true", NULL};
+static char *const true_envp[] = {"PATH=/usr/bin:/bin", NULL};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static _Noreturn void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "stages: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(1);
+}
+
+static _Noreturn void die_errno(const char *what)
+{
+    die("%s: %s", what, strerror(errno));
+}
+
+/* ---- samples ---------------------------------------------------------------- */
+
+typedef struct series {
+    const char *key;           /* JSON key */
+    double *v;                 /* microseconds */
+    size_t n;
+} series;
+
+static size_t g_rounds = 300;
+static const char *g_only = "abncdx";
+
+/* Is stage `c` selected (-s)? */
+static bool want(char c)
+{
+    return strchr(g_only, c) != NULL;
+}
+
+static void series_init(series *s, const char *key)
+{
+    s->key = key;
+    s->n = 0;
+    s->v = calloc(g_rounds + WARMUP, sizeof *s->v);
+    if (!s->v)
+        die_errno("out of memory");
+}
+
+static void add(series *s, bool warm, double us)
+{
+    if (!warm)
+        s->v[s->n++] = us;
+}
+
+static double us_since(uint64_t t0)
+{
+    return (double)(now_ns() - t0) / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(series *s)
+{
+    if (!s->n)
+        return 0;
+    qsort(s->v, s->n, sizeof *s->v, cmp_double);
+    return s->n % 2 ? s->v[s->n / 2] : (s->v[s->n / 2 - 1] + s->v[s->n / 2]) / 2;
+}
+
+static void wait_ok(pid_t pid, const char *what)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            die("waitpid (%s): %s", what, strerror(errno));
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "stages: %s: child ended with wait status 0x%x\n", what, st);
+        exit(1);
+    }
+}
+
+/* ---- a: the floor ------------------------------------------------------------- */
+
+static double run_fork_exec(void)
+{
+    uint64_t t0 = now_ns();
+    pid_t pid = fork();
+    if (pid < 0)
+        die_errno("fork");
+    if (pid == 0) {
+        execve(true_argv[0], true_argv, true_envp);
+        _exit(127);
+    }
+    wait_ok(pid, "fork+exec");
+    return us_since(t0);
+}
+
+/* ---- b: namespaces ------------------------------------------------------------ */
+
+static void write_proc(pid_t pid, const char *file, const char *data)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        die("opening %s: %s", path, strerror(errno));
+    size_t len = strlen(data);
+    if (write(fd, data, len) != (ssize_t)len)
+        die("writing %s: %s", path, strerror(errno));
+    close(fd);
+}
+
+/* clone3 into `flags`; the child waits for the id maps (when it has a user
+ * namespace) and then execs /bin/true, as pid 1 when CLONE_NEWPID is set. */
+static double run_clone(uint64_t flags)
+{
+    int sync[2];
+    uint64_t t0 = now_ns();
+    if (pipe2(sync, O_CLOEXEC) < 0)
+        die_errno("pipe2");
+    struct clone_args args = {.flags = flags, .exit_signal = SIGCHLD};
+    pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0)
+        die("clone3: %s", strerror(errno));
+    if (pid == 0) {
+        char c;
+        close(sync[1]);
+        if (read(sync[0], &c, 1) != 1)
+            _exit(126);
+        execve(true_argv[0], true_argv, true_envp);
+        _exit(127);
+    }
+    close(sync[0]);
+    if (flags & CLONE_NEWUSER) {
+        write_proc(pid, "uid_map", "0 100000 1\n");
+        write_proc(pid, "gid_map", "0 100000 1\n");
+    }
+    if (write(sync[1], "g", 1) != 1)
+        die_errno("writing the sync pipe");
+    close(sync[1]);
+    wait_ok(pid, "clone3+exec");
+    return us_since(t0);
+}
+
+static const struct {
+    const char *label, *key;
+    uint64_t flag;
+} one_ns[] = {
+    {"b.user  only CLONE_NEWUSER (+ id maps)", "b_user_us", CLONE_NEWUSER},
+    {"b.pid   only CLONE_NEWPID", "b_pid_us", CLONE_NEWPID},
+    {"b.mnt   only CLONE_NEWNS", "b_mount_us", CLONE_NEWNS},
+    {"b.net   only CLONE_NEWNET", "b_net_us", CLONE_NEWNET},
+    {"b.uts   only CLONE_NEWUTS", "b_uts_us", CLONE_NEWUTS},
+    {"b.ipc   only CLONE_NEWIPC", "b_ipc_us", CLONE_NEWIPC},
+};
+#define N_ONE_NS (sizeof one_ns / sizeof *one_ns)
+
+/* ---- c: cgroups --------------------------------------------------------------- */
+
+static pid_t fork_sleeper(void)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        die_errno("fork");
+    if (pid == 0)
+        for (;;)
+            pause();
+    return pid;
+}
+
+static void reap_killed(pid_t pid)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            die_errno("waitpid (sleeper)");
+    if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) {
+        fprintf(stderr, "stages: the sleeping child was not killed (0x%x)\n", st);
+        exit(1);
+    }
+}
+
+static double run_cgroup_empty(const rt_limits *lim, double *create_us, double *destroy_us)
+{
+    rt_cgroup *cg;
+    rt_enforced enf;
+    rt_error err;
+    rt_error_clear(&err);
+    uint64_t t0 = now_ns();
+    if (rt_cgroup_create(lim, &cg, &enf, &err) < 0)
+        die("rt_cgroup_create: %s", err.msg);
+    uint64_t t1 = now_ns();
+    if (rt_cgroup_destroy(cg, &err) < 0)
+        die("rt_cgroup_destroy: %s", err.msg);
+    uint64_t t2 = now_ns();
+    *create_us = (double)(t1 - t0) / 1e3;
+    *destroy_us = (double)(t2 - t1) / 1e3;
+    return (double)(t2 - t0) / 1e3;
+}
+
+struct cg_parts {
+    double create, attach, killwait, usage, destroy, total;
+};
+
+static void run_cgroup_member(const rt_limits *lim, struct cg_parts *p)
+{
+    rt_cgroup *cg;
+    rt_enforced enf;
+    rt_error err;
+    rt_usage usage = {0};
+    bool oom;
+    rt_error_clear(&err);
+    pid_t pid = fork_sleeper();
+    uint64_t t0 = now_ns();
+    if (rt_cgroup_create(lim, &cg, &enf, &err) < 0)
+        die("rt_cgroup_create: %s", err.msg);
+    uint64_t t1 = now_ns();
+    if (rt_cgroup_attach(cg, pid, &err) < 0)
+        die("rt_cgroup_attach: %s", err.msg);
+    uint64_t t2 = now_ns();
+    rt_cgroup_kill(cg);
+    reap_killed(pid);
+    uint64_t t3 = now_ns();
+    rt_cgroup_read_usage(cg, &usage, &oom);
+    uint64_t t4 = now_ns();
+    if (rt_cgroup_destroy(cg, &err) < 0)
+        die("rt_cgroup_destroy: %s", err.msg);
+    uint64_t t5 = now_ns();
+    p->create = (double)(t1 - t0) / 1e3;
+    p->attach = (double)(t2 - t1) / 1e3;
+    p->killwait = (double)(t3 - t2) / 1e3;
+    p->usage = (double)(t4 - t3) / 1e3;
+    p->destroy = (double)(t5 - t4) / 1e3;
+    p->total = (double)(t5 - t0) / 1e3;
+}
+
+static double run_kill_baseline(void)
+{
+    pid_t pid = fork_sleeper();
+    uint64_t t0 = now_ns();
+    kill(pid, SIGKILL);
+    reap_killed(pid);
+    return us_since(t0);
+}
+
+/* rt_cgroup_detect() caches per process: measure it in a fresh child that has
+ * not detected yet (call this before anything in the parent detects). */
+static double run_detect_fresh(void)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        die_errno("pipe2");
+    pid_t pid = fork();
+    if (pid < 0)
+        die_errno("fork");
+    if (pid == 0) {
+        uint64_t t0 = now_ns();
+        rt_cgroup_detect();
+        double us = us_since(t0);
+        _exit(write(p[1], &us, sizeof us) == (ssize_t)sizeof us ? 0 : 1);
+    }
+    close(p[1]);
+    double us = -1;
+    if (read(p[0], &us, sizeof us) != (ssize_t)sizeof us)
+        die("reading the detect time: %s", strerror(errno));
+    close(p[0]);
+    wait_ok(pid, "detect");
+    return us;
+}
+
+/* ---- d: the runtime ----------------------------------------------------------- */
+
+static void run_runtime(double *wall_us, double *setup_us, double *usage_wall_us)
+{
+    rt_spec spec;
+    rt_result res;
+    rt_error err;
+    rt_spec_init(&spec);
+    spec.argv = (char **)true_argv;
+    rt_error_clear(&err);
+    uint64_t t0 = now_ns();
+    if (rt_run(&spec, NULL, &res, &err) < 0)
+        die("rt_run: %s", err.msg);
+    *wall_us = us_since(t0);
+    if (res.status != RT_STATUS_OK) {
+        fprintf(stderr, "stages: rt_run(/bin/true): status %s: %s\n",
+                rt_status_name(res.status), res.error ? res.error : "(no message)");
+        exit(1);
+    }
+    *setup_us = res.setup_ms * 1e3;
+    *usage_wall_us = res.usage.wall_ms * 1e3;
+    rt_result_free(&res);
+    /* spec.argv points at static storage; the rest of the spec owns nothing. */
+}
+
+/* ---- report ------------------------------------------------------------------- */
+
+static FILE *g_json;
+static bool g_json_first = true;
+
+static void jnum(const char *key, double v)
+{
+    if (!g_json)
+        return;
+    fprintf(g_json, "%s\n  \"%s\": %.1f", g_json_first ? "{" : ",", key, v);
+    g_json_first = false;
+}
+
+static void row(const char *label, double us, double floor_us)
+{
+    if (floor_us >= 0)
+        printf("  %-56s %9.1f %+10.1f\n", label, us, us - floor_us);
+    else
+        printf("  %-56s %9.1f %10s\n", label, us, "");
+}
+
+static void usage_exit(void)
+{
+    fprintf(stderr, "usage: stages [-n ROUNDS] [-j FILE.json] [-s STAGES]\n"
+                    "  STAGES: letters of the stages to run, default abncdx\n"
+                    "  (a = a+a0, b, n = b.*, c = c0+c1+c2, d, x)\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    const char *json_path = NULL;
+    int opt;
+    while ((opt = getopt(argc, argv, "n:j:s:")) != -1) {
+        if (opt == 'n') {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 100000)
+                usage_exit();
+            g_rounds = (size_t)n;
+        } else if (opt == 's') {
+            g_only = optarg;
+        } else if (opt == 'j') {
+            json_path = optarg;
+        } else {
+            usage_exit();
+        }
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+
+    series det;
+    series_init(&det, "x_detect_us");
+    for (size_t i = 0; want('x') && i < g_rounds / 3 + WARMUP; i++)
+        add(&det, i < WARMUP, run_detect_fresh());
+
+    const rt_cgroup_info *cgi = rt_cgroup_detect();
+    bool have_cg = cgi->version != RT_CGROUP_NONE;
+    rt_limits lim;
+    rt_limits_default(&lim);
+
+    series a, a0, b, bn[N_ONE_NS], c1, c1_create, c1_destroy, c2, c2_create, c2_attach,
+        c2_killwait, c2_usage, c2_destroy, c0, d_wall, d_setup, d_uwall;
+    series_init(&a, "a_floor_us");
+    series_init(&a0, "a0_clone3_us");
+    series_init(&b, "b_namespaces_us");
+    for (size_t k = 0; k < N_ONE_NS; k++)
+        series_init(&bn[k], one_ns[k].key);
+    series_init(&c1, "c1_cgroup_empty_us");
+    series_init(&c1_create, "c1_create_us");
+    series_init(&c1_destroy, "c1_destroy_us");
+    series_init(&c2, "c2_cgroup_member_us");
+    series_init(&c2_create, "c2_create_us");
+    series_init(&c2_attach, "c2_attach_us");
+    series_init(&c2_killwait, "c2_kill_wait_us");
+    series_init(&c2_usage, "c2_read_usage_us");
+    series_init(&c2_destroy, "c2_destroy_us");
+    series_init(&c0, "c0_kill_wait_baseline_us");
+    series_init(&d_wall, "d_rt_run_wall_us");
+    series_init(&d_setup, "d_rt_run_setup_us");
+    series_init(&d_uwall, "d_rt_run_usage_wall_us");
+
+    const uint64_t all_ns = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
+                            CLONE_NEWUTS | CLONE_NEWIPC;
+    uint64_t t_start = now_ns();
+    for (size_t i = 0; i < g_rounds + WARMUP; i++) {
+        bool warm = i < WARMUP;
+        if (want('a')) {
+            add(&a, warm, run_fork_exec());
+            add(&a0, warm, run_clone(0));
+        }
+        if (want('b'))
+            add(&b, warm, run_clone(all_ns));
+        for (size_t k = 0; want('n') && k < N_ONE_NS; k++)
+            add(&bn[k], warm, run_clone(one_ns[k].flag));
+        if (have_cg && want('c')) {
+            double cr, de;
+            add(&c1, warm, run_cgroup_empty(&lim, &cr, &de));
+            add(&c1_create, warm, cr);
+            add(&c1_destroy, warm, de);
+            struct cg_parts p;
+            run_cgroup_member(&lim, &p);
+            add(&c2, warm, p.total);
+            add(&c2_create, warm, p.create);
+            add(&c2_attach, warm, p.attach);
+            add(&c2_killwait, warm, p.killwait);
+            add(&c2_usage, warm, p.usage);
+            add(&c2_destroy, warm, p.destroy);
+            add(&c0, warm, run_kill_baseline());
+        }
+        if (want('d')) {
+            double w, s, uw;
+            run_runtime(&w, &s, &uw);
+            add(&d_wall, warm, w);
+            add(&d_setup, warm, s);
+            add(&d_uwall, warm, uw);
+        }
+    }
+    double elapsed_s = (double)(now_ns() - t_start) / 1e9;
+
+    if (json_path && !(g_json = fopen(json_path, "we")))
+        die("cannot write %s", json_path);
+
+    double A = median(&a), A0 = median(&a0), B = median(&b), D = median(&d_wall), DS = median(&d_setup),
+           DU = median(&d_uwall), X = median(&det);
+    printf("stage breakdown: median of %zu interleaved rounds (+%d warm-up), microseconds;"
+           " %.1f s\n",
+           g_rounds, WARMUP, elapsed_s);
+    printf("cgroups: %s\n\n",
+           cgi->version == RT_CGROUP_V2   ? "v2"
+           : cgi->version == RT_CGROUP_V1 ? "v1"
+                                          : "none (cgroup stages skipped)");
+    printf("  %-56s %9s %10s\n", "stage", "median", "vs floor");
+    row("a   fork + execve(/bin/true) + waitpid  [floor]", A, A);
+    row("a0  clone3 (no new namespace) + sync pipe + exec + wait", A0, A);
+    row("b   clone3 user+pid+mnt+net+uts+ipc + maps + exec", B, A);
+    for (size_t k = 0; k < N_ONE_NS; k++) {
+        double m = median(&bn[k]);
+        row(one_ns[k].label, m, A);
+        jnum(one_ns[k].key, m);
+    }
+    double C1 = 0, C1c = 0, C1d = 0, C2 = 0, C2c = 0, C2a = 0, C2k = 0, C2u = 0, C2d = 0,
+           C0 = 0;
+    if (have_cg) {
+        C1 = median(&c1), C1c = median(&c1_create), C1d = median(&c1_destroy);
+        C2 = median(&c2), C2c = median(&c2_create), C2a = median(&c2_attach);
+        C2k = median(&c2_killwait), C2u = median(&c2_usage), C2d = median(&c2_destroy);
+        C0 = median(&c0);
+        row("c1  rt_cgroup_create + rt_cgroup_destroy (empty)", C1, -1);
+        row("      create (mkdir + limits)", C1c, -1);
+        row("      destroy (rmdir)", C1d, -1);
+        row("c2  create + attach + kill + wait + usage + destroy", C2, -1);
+        row("      create", C2c, -1);
+        row("      attach a sleeping child", C2a, -1);
+        row("      rt_cgroup_kill + waitpid", C2k, -1);
+        row("      rt_cgroup_read_usage", C2u, -1);
+        row("      destroy (rmdir after the member died)", C2d, -1);
+        row("c0  kill + waitpid of a sleeping child (no cgroup)", C0, -1);
+        row("c2 - c0  cgroup cost with one member", C2 - C0, -1);
+    }
+    row("d   rt_run(/bin/true), default spec: wall", D, A);
+    row("      result.setup_ms (start to exec reported)", DS, -1);
+    row("      result.usage.wall_ms", DU, -1);
+    row("      wall - setup (exec, exit, reap, usage, cleanup)", D - DS, -1);
+    row("x   rt_cgroup_detect() in a fresh process", X, -1);
+
+    /* The parent creates and attaches the cgroup while the child builds its
+     * mounts, so create+attach is hidden behind the mounts as far as they take
+     * as long; reading usage and removing the group come after the exit and are
+     * always on the critical path. */
+    double cg_min = C2u + C2d, cg_max = C2c + C2a + C2u + C2d;
+    printf("\nderived (differences of medians, rough):\n");
+    row("namespaces + id maps = b - a0", B - A0, -1);
+    row("runtime beyond namespaces = d - b", D - B, -1);
+    if (have_cg) {
+        row("cgroup on the critical path, at least (usage+destroy)", cg_min, -1);
+        row("cgroup on the critical path, at most (+create+attach)", cg_max, -1);
+        row("mounts+caps+rest = d - b - cgroup, from", D - B - cg_max, -1);
+        row("mounts+caps+rest = d - b - cgroup, to", D - B - cg_min, -1);
+    } else {
+        row("mounts+caps+rest = d - b (no cgroup here)", D - B, -1);
+    }
+    printf("  (\"rest\" includes pid 1 forking the command, the pipes, the epoll supervisor\n"
+           "   and the exec report; b execs /bin/true directly as pid 1)\n");
+
+    jnum("a_floor_us", A);
+    jnum("a0_clone3_us", A0);
+    jnum("b_namespaces_us", B);
+    if (have_cg) {
+        jnum("c1_cgroup_empty_us", C1);
+        jnum("c1_create_us", C1c);
+        jnum("c1_destroy_us", C1d);
+        jnum("c2_cgroup_member_us", C2);
+        jnum("c2_create_us", C2c);
+        jnum("c2_attach_us", C2a);
+        jnum("c2_kill_wait_us", C2k);
+        jnum("c2_read_usage_us", C2u);
+        jnum("c2_destroy_us", C2d);
+        jnum("c0_kill_wait_baseline_us", C0);
+        jnum("e_cgroup_critical_min_us", cg_min);
+        jnum("e_cgroup_critical_max_us", cg_max);
+    }
+    jnum("d_rt_run_wall_us", D);
+    jnum("d_rt_run_setup_us", DS);
+    jnum("d_rt_run_usage_wall_us", DU);
+    jnum("x_detect_us", X);
+    jnum("rounds", (double)g_rounds);
+    if (g_json) {
+        fprintf(g_json, "\n}\n");
+        if (fclose(g_json) != 0)
+            die("writing %s", json_path);
+    }
+    return 0;
+}
