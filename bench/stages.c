@@ -77,7 +77,7 @@ typedef struct series {
 } series;
 
 static size_t g_rounds = 300;
-static const char *g_only = "abncdx";
+static const char *g_only = "abncdfx";
 
 /* Is stage `c` selected (-s)? */
 static bool want(char c)
@@ -133,18 +133,44 @@ static void wait_ok(pid_t pid, const char *what)
 
 /* ---- a: the floor ------------------------------------------------------------- */
 
-static double run_fork_exec(void)
+static double run_exec(char *const *argv, char *const *envp)
 {
     uint64_t t0 = now_ns();
     pid_t pid = fork();
     if (pid < 0)
         die_errno("fork");
     if (pid == 0) {
-        execve(true_argv[0], true_argv, true_envp);
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) {
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        execve(argv[0], argv, envp);
         _exit(127);
     }
-    wait_ok(pid, "fork+exec");
+    wait_ok(pid, argv[0]);
     return us_since(t0);
+}
+
+/* Resolves a program name through PATH once, so no lookup is timed. */
+static bool find_in_path(const char *name, char *out, size_t cap)
+{
+    const char *path = getenv("PATH");
+    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+        size_t len = strcspn(p, ":");
+        if (len && (size_t)snprintf(out, cap, "%.*s/%s", (int)len, p, name) < cap &&
+            access(out, X_OK) == 0)
+            return true;
+        p += len;
+        if (*p == ':')
+            p++;
+    }
+    return false;
+}
+
+static double run_fork_exec(void)
+{
+    return run_exec(true_argv, true_envp);
 }
 
 /* ---- b: namespaces ------------------------------------------------------------ */
@@ -358,19 +384,34 @@ static void jnum(const char *key, double v)
     g_json_first = false;
 }
 
+#define SELF_FLOOR (-2.0)
+
+/* One line: label, median and, when floor_us > 0, the difference to it. */
 static void row(const char *label, double us, double floor_us)
 {
-    if (floor_us >= 0)
+    if (floor_us > 0)
         printf("  %-56s %9.1f %+10.1f\n", label, us, us - floor_us);
     else
         printf("  %-56s %9.1f %10s\n", label, us, "");
 }
 
+/* Prints a stage's median (when it ran) and records it in the JSON. */
+static double show(const char *label, series *s, double floor_us)
+{
+    if (!s->n)
+        return 0;
+    double m = median(s);
+    row(label, m, floor_us == SELF_FLOOR ? m : floor_us);
+    jnum(s->key, m);
+    return m;
+}
+
 static void usage_exit(void)
 {
-    fprintf(stderr, "usage: stages [-n ROUNDS] [-j FILE.json] [-s STAGES]\n"
-                    "  STAGES: letters of the stages to run, default abncdx\n"
-                    "  (a = a+a0, b, n = b.*, c = c0+c1+c2, d, x)\n");
+    fprintf(stderr, "usage: stages [-n ROUNDS] [-j FILE.json] [-s STAGES] [-S SBX]\n"
+                    "  STAGES: letters of the stages to run, default abncdfx\n"
+                    "  (a = a+a0, b, n = b.*, c = c0+c1+c2, d, f = f.bwrap+f.sbx, x)\n"
+                    "  SBX: the sbx binary for f.sbx, default build/sbx\n");
     exit(2);
 }
 
@@ -378,13 +419,16 @@ int main(int argc, char **argv)
 {
     const char *json_path = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "n:j:s:")) != -1) {
+    const char *sbx_path = "build/sbx";
+    while ((opt = getopt(argc, argv, "n:j:s:S:")) != -1) {
         if (opt == 'n') {
             char *end;
             long n = strtol(optarg, &end, 10);
             if (*end || n < 1 || n > 100000)
                 usage_exit();
             g_rounds = (size_t)n;
+        } else if (opt == 'S') {
+            sbx_path = optarg;
         } else if (opt == 's') {
             g_only = optarg;
         } else if (opt == 'j') {
@@ -425,6 +469,19 @@ int main(int argc, char **argv)
     series_init(&d_wall, "d_rt_run_wall_us");
     series_init(&d_setup, "d_rt_run_setup_us");
     series_init(&d_uwall, "d_rt_run_usage_wall_us");
+    series f_bwrap, f_sbx;
+    series_init(&f_bwrap, "f_bwrap_us");
+    series_init(&f_sbx, "f_sbx_us");
+    char *sbx_argv[] = {(char *)sbx_path, "run", "--", "/bin/true", NULL};
+    char bwrap_path[4096];
+    if (want('f') && !find_in_path("bwrap", bwrap_path, sizeof bwrap_path))
+        die("bwrap is not in PATH (leave f out of -s)");
+    char *bwrap_argv[] = {bwrap_path, "--unshare-all", "--ro-bind", "/usr", "/usr",
+                          "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+                          "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
+                          "--", "/bin/true", NULL};
+    if (want('f') && access(sbx_path, X_OK) < 0)
+        die("%s: %s (use -S or leave f out of -s)", sbx_path, strerror(errno));
 
     const uint64_t all_ns = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
                             CLONE_NEWUTS | CLONE_NEWIPC;
@@ -454,6 +511,10 @@ int main(int argc, char **argv)
             add(&c2_destroy, warm, p.destroy);
             add(&c0, warm, run_kill_baseline());
         }
+        if (want('f')) {
+            add(&f_bwrap, warm, run_exec(bwrap_argv, environ));
+            add(&f_sbx, warm, run_exec(sbx_argv, environ));
+        }
         if (want('d')) {
             double w, s, uw;
             run_runtime(&w, &s, &uw);
@@ -465,10 +526,8 @@ int main(int argc, char **argv)
     double elapsed_s = (double)(now_ns() - t_start) / 1e9;
 
     if (json_path && !(g_json = fopen(json_path, "we")))
-        die("cannot write %s", json_path);
+        die("cannot write %s: %s", json_path, strerror(errno));
 
-    double A = median(&a), A0 = median(&a0), B = median(&b), D = median(&d_wall), DS = median(&d_setup),
-           DU = median(&d_uwall), X = median(&det);
     printf("stage breakdown: median of %zu interleaved rounds (+%d warm-up), microseconds;"
            " %.1f s\n",
            g_rounds, WARMUP, elapsed_s);
@@ -477,84 +536,71 @@ int main(int argc, char **argv)
            : cgi->version == RT_CGROUP_V1 ? "v1"
                                           : "none (cgroup stages skipped)");
     printf("  %-56s %9s %10s\n", "stage", "median", "vs floor");
-    row("a   fork + execve(/bin/true) + waitpid  [floor]", A, A);
-    row("a0  clone3 (no new namespace) + sync pipe + exec + wait", A0, A);
-    row("b   clone3 user+pid+mnt+net+uts+ipc + maps + exec", B, A);
-    for (size_t k = 0; k < N_ONE_NS; k++) {
-        double m = median(&bn[k]);
-        row(one_ns[k].label, m, A);
-        jnum(one_ns[k].key, m);
-    }
-    double C1 = 0, C1c = 0, C1d = 0, C2 = 0, C2c = 0, C2a = 0, C2k = 0, C2u = 0, C2d = 0,
-           C0 = 0;
-    if (have_cg) {
-        C1 = median(&c1), C1c = median(&c1_create), C1d = median(&c1_destroy);
-        C2 = median(&c2), C2c = median(&c2_create), C2a = median(&c2_attach);
-        C2k = median(&c2_killwait), C2u = median(&c2_usage), C2d = median(&c2_destroy);
-        C0 = median(&c0);
-        row("c1  rt_cgroup_create + rt_cgroup_destroy (empty)", C1, -1);
-        row("      create (mkdir + limits)", C1c, -1);
-        row("      destroy (rmdir)", C1d, -1);
-        row("c2  create + attach + kill + wait + usage + destroy", C2, -1);
-        row("      create", C2c, -1);
-        row("      attach a sleeping child", C2a, -1);
-        row("      rt_cgroup_kill + waitpid", C2k, -1);
-        row("      rt_cgroup_read_usage", C2u, -1);
-        row("      destroy (rmdir after the member died)", C2d, -1);
-        row("c0  kill + waitpid of a sleeping child (no cgroup)", C0, -1);
+    double A = show("a   fork + execve(/bin/true) + waitpid  [floor]", &a, SELF_FLOOR);
+    double A0 = show("a0  clone3 (no new namespace) + sync pipe + exec + wait", &a0, A);
+    double B = show("b   clone3 user+pid+mnt+net+uts+ipc + maps + exec", &b, A);
+    for (size_t k = 0; k < N_ONE_NS; k++)
+        show(one_ns[k].label, &bn[k], A);
+    double C2c = 0, C2a = 0, C2u = 0, C2d = 0, C2 = 0, C0 = 0;
+    show("c1  rt_cgroup_create + rt_cgroup_destroy (empty)", &c1, -1);
+    show("      create (mkdir + limits)", &c1_create, -1);
+    show("      destroy (rmdir)", &c1_destroy, -1);
+    C2 = show("c2  create + attach + kill + wait + usage + destroy", &c2, -1);
+    C2c = show("      create", &c2_create, -1);
+    C2a = show("      attach a sleeping child", &c2_attach, -1);
+    show("      rt_cgroup_kill + waitpid", &c2_killwait, -1);
+    C2u = show("      rt_cgroup_read_usage", &c2_usage, -1);
+    C2d = show("      destroy (rmdir after the member died)", &c2_destroy, -1);
+    C0 = show("c0  kill + waitpid of a sleeping child (no cgroup)", &c0, -1);
+    if (c2.n && c0.n)
         row("c2 - c0  cgroup cost with one member", C2 - C0, -1);
-    }
-    row("d   rt_run(/bin/true), default spec: wall", D, A);
-    row("      result.setup_ms (start to exec reported)", DS, -1);
-    row("      result.usage.wall_ms", DU, -1);
-    row("      wall - setup (exec, exit, reap, usage, cleanup)", D - DS, -1);
-    row("x   rt_cgroup_detect() in a fresh process", X, -1);
+    double D = show("d   rt_run(/bin/true), default spec: wall", &d_wall, A);
+    double DS = show("      result.setup_ms (start to exec reported)", &d_setup, -1);
+    show("      result.usage.wall_ms", &d_uwall, -1);
+    if (d_wall.n)
+        row("      wall - setup (exec, exit, reap, usage, cleanup)", D - DS, -1);
+    double FB = show("f.bwrap  bwrap ... -- /bin/true (fork+exec+wait)", &f_bwrap, A);
+    double FS = show("f.sbx    sbx run -- /bin/true (fork+exec+wait)", &f_sbx, A);
+    double X = show("x   rt_cgroup_detect() in a fresh process", &det, -1);
 
-    /* The parent creates and attaches the cgroup while the child builds its
-     * mounts, so create+attach is hidden behind the mounts as far as they take
-     * as long; reading usage and removing the group come after the exit and are
-     * always on the critical path. */
-    double cg_min = C2u + C2d, cg_max = C2c + C2a + C2u + C2d;
     printf("\nderived (differences of medians, rough):\n");
-    row("namespaces + id maps = b - a0", B - A0, -1);
-    row("runtime beyond namespaces = d - b", D - B, -1);
-    if (have_cg) {
+    if (a0.n && b.n)
+        row("namespaces + id maps = b - a0", B - A0, -1);
+    if (b.n && d_wall.n)
+        row("runtime beyond namespaces = d - b", D - B, -1);
+    if (b.n && d_wall.n && c2.n) {
+        /* The parent creates and attaches the cgroup while the child builds its
+         * mounts, so create+attach hides behind the mounts as far as they take
+         * as long; reading usage and removing the group come after the exit and
+         * are always on the critical path. */
+        double cg_min = C2u + C2d, cg_max = C2c + C2a + C2u + C2d;
         row("cgroup on the critical path, at least (usage+destroy)", cg_min, -1);
         row("cgroup on the critical path, at most (+create+attach)", cg_max, -1);
         row("mounts+caps+rest = d - b - cgroup, from", D - B - cg_max, -1);
         row("mounts+caps+rest = d - b - cgroup, to", D - B - cg_min, -1);
-    } else {
-        row("mounts+caps+rest = d - b (no cgroup here)", D - B, -1);
-    }
-    printf("  (\"rest\" includes pid 1 forking the command, the pipes, the epoll supervisor\n"
-           "   and the exec report; b execs /bin/true directly as pid 1)\n");
-
-    jnum("a_floor_us", A);
-    jnum("a0_clone3_us", A0);
-    jnum("b_namespaces_us", B);
-    if (have_cg) {
-        jnum("c1_cgroup_empty_us", C1);
-        jnum("c1_create_us", C1c);
-        jnum("c1_destroy_us", C1d);
-        jnum("c2_cgroup_member_us", C2);
-        jnum("c2_create_us", C2c);
-        jnum("c2_attach_us", C2a);
-        jnum("c2_kill_wait_us", C2k);
-        jnum("c2_read_usage_us", C2u);
-        jnum("c2_destroy_us", C2d);
-        jnum("c0_kill_wait_baseline_us", C0);
         jnum("e_cgroup_critical_min_us", cg_min);
         jnum("e_cgroup_critical_max_us", cg_max);
+        printf("  (\"rest\" includes pid 1 forking the command, the pipes, the epoll\n"
+               "   supervisor and the exec report; b execs /bin/true directly as pid 1)\n");
+    } else if (b.n && d_wall.n && !have_cg) {
+        row("mounts+caps+rest = d - b (no cgroup on this host)", D - B, -1);
     }
-    jnum("d_rt_run_wall_us", D);
-    jnum("d_rt_run_setup_us", DS);
-    jnum("d_rt_run_usage_wall_us", DU);
-    jnum("x_detect_us", X);
+    if (f_sbx.n && d_wall.n) {
+        row("sbx process start-up and exit = f.sbx - d", FS - D, -1);
+        jnum("f_sbx_minus_d_us", FS - D);
+    }
+    if (f_sbx.n && det.n)
+        printf("  (of which cgroup detection, once per sbx process: %.1f)\n", X);
+    if (f_sbx.n && f_bwrap.n) {
+        printf("  %-56s %9.2f\n", "interleaved sbx/bwrap median ratio (true) = f.sbx/f.bwrap",
+               FS / FB);
+        jnum("f_sbx_over_bwrap", FS / FB);
+    }
     jnum("rounds", (double)g_rounds);
     if (g_json) {
-        fprintf(g_json, "\n}\n");
+        fprintf(g_json, "%s\n}\n", g_json_first ? "{" : "");
         if (fclose(g_json) != 0)
-            die("writing %s", json_path);
+            die("writing %s: %s", json_path, strerror(errno));
     }
     return 0;
 }

@@ -93,7 +93,7 @@ static int exit_code_for(const rt_result *r)
 static int print_json(const rt_result *r)
 {
     json_t *j = rt_result_to_json(r);
-    char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(j);
     if (!s) {
         fprintf(stderr, "sbx: cannot encode the result\n");

@@ -529,7 +529,14 @@ static void collect_usage(rt_sandbox *sb, bool *oom)
     *oom = false;
     if (!n->cg)
         return;
+    /* rusage is exact when pid 1 reaped the tree, the cgroup (tick-sampled on v1)
+     * also counts what a kill took down: keep whichever saw more. */
+    double user = u->cpu_user_ms, sys = u->cpu_sys_ms;
     rt_cgroup_read_usage(n->cg, u, oom);
+    if (user + sys >= u->cpu_user_ms + u->cpu_sys_ms) {
+        u->cpu_user_ms = user;
+        u->cpu_sys_ms = sys;
+    }
     rt_error err;
     rt_error_clear(&err);
     if (rt_cgroup_destroy(n->cg, &err) < 0)
