@@ -380,7 +380,7 @@ static void jnum(const char *key, double v)
 {
     if (!g_json)
         return;
-    fprintf(g_json, "%s\n  \"%s\": %.1f", g_json_first ? "{" : ",", key, v);
+    fprintf(g_json, "%s\n  \"%s\": %.3f", g_json_first ? "{" : ",", key, v);
     g_json_first = false;
 }
 
