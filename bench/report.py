@@ -9,7 +9,7 @@ import json
 import os
 import sys
 
-WORKLOADS = [("true", "/bin/true"), ("python", "python3 -c pass")]
+WORKLOADS = [("true", "/bin/true"), ("python", "/usr/bin/python3 -c pass")]
 ORDER = ["bare", "bwrap", "sbx", "docker"]
 
 
@@ -74,7 +74,6 @@ def table(out, label, shown):
 
 def summary(out):
     print("summary (medians, this run):")
-    sbx_true = None
     for label, _ in WORKLOADS:
         res, skip = results(out, label)
         sbx, bwrap, bare = (res[k]["median"] for k in ("sbx", "bwrap", "bare"))
@@ -84,15 +83,21 @@ def summary(out):
         if "docker" in res:
             line += f"   sbx/docker: {ratio(sbx, res['docker']['median']):.3f}"
         print(line)
-        if label == "true":
-            sbx_true = sbx
     spath = os.path.join(out, "stages.json")
-    if sbx_true is not None and os.path.exists(spath):
-        st = load(spath)
-        wall = st["d_rt_run_wall_us"] / 1e3
-        print(f"  sbx CLI (true) {ms(sbx_true):.2f} ms = rt_run in-process {wall:.2f} ms"
-              f" + {ms(sbx_true) - wall:.2f} ms of sbx process start-up and exit"
-              f" (cgroup detection alone: {st['x_detect_us'] / 1e3:.2f} ms)")
+    if not os.path.exists(spath):
+        return
+    st = load(spath)
+    if "f_sbx_over_bwrap" in st:
+        print(f"  sbx/bwrap median ratio (true, interleaved in stages): "
+              f"{st['f_sbx_over_bwrap']:.2f}"
+              f"   ({st['f_sbx_us'] / 1e3:.2f} vs {st['f_bwrap_us'] / 1e3:.2f} ms)")
+    if all(k in st for k in ("d_rt_run_wall_us", "b_namespaces_us", "a0_clone3_us")):
+        print(f"  rt_run(/bin/true) in-process: {st['d_rt_run_wall_us'] / 1e3:.2f} ms wall,"
+              f" {st['d_rt_run_setup_us'] / 1e3:.2f} ms setup;"
+              f" namespaces alone {(st['b_namespaces_us'] - st['a0_clone3_us']) / 1e3:.2f} ms")
+    if "f_sbx_minus_d_us" in st:
+        print(f"  sbx process start-up and exit (f.sbx - d): {st['f_sbx_minus_d_us'] / 1e3:.2f} ms"
+              f" (cgroup detection: {st['x_detect_us'] / 1e3:.2f} ms of it)")
 
 
 def main():

@@ -72,15 +72,23 @@ else
         docker_reason="no local docker image (none is pulled: docker import a rootfs first)"
 fi
 
-# Prints the first local image that runs "$@" successfully (with --network none).
+# Sets docker_img and docker_cmd to the first local image that runs "$@" (or,
+# failing that, the same command found through the image's PATH) successfully.
+docker_img=""
+docker_cmd=""
 docker_image_for() {
-    local img
+    local img cmd
+    local -a alt=("${1##*/}" "${@:2}")
     for img in "${docker_images[@]}"; do
-        if timeout 120 docker run --rm --network none --entrypoint "" "$img" "$@" \
-            >/dev/null 2>&1; then
-            echo "$img"
-            return 0
-        fi
+        for cmd in "$*" "${alt[*]}"; do
+            # shellcheck disable=SC2086  # the command line is split on purpose
+            if timeout 120 docker run --rm --network none --entrypoint= "$img" $cmd \
+                >/dev/null 2>&1; then
+                docker_img=$img
+                docker_cmd=$cmd
+                return 0
+            fi
+        done
     done
     return 1
 }
@@ -114,15 +122,14 @@ bench_workload() {
         echo "$docker_reason" >"$OUT/docker-$label.skip"
         return 0
     fi
-    local img
-    if ! img=$(docker_image_for "$@"); then
+    if ! docker_image_for "$@"; then
         echo "no local image runs '$cmd' (tried: ${docker_images[*]})" >"$OUT/docker-$label.skip"
         return 0
     fi
     # docker run takes hundreds of ms: its own, shorter invocation keeps the whole
     # bench within a few minutes.
-    local dcmd="docker run --rm --network none --entrypoint= $img $cmd"
-    echo "   docker ($img): $DOCKER_WARMUP warm-up, $DOCKER_RUNS runs (own invocation)"
+    local dcmd="docker run --rm --network none --entrypoint= $docker_img $docker_cmd"
+    echo "   docker ($docker_img): $DOCKER_WARMUP warm-up, $DOCKER_RUNS runs (own invocation)"
     printf '%s\t%s\n' docker "$dcmd" >>"$OUT/$label.commands"
     if ! hyperfine -N --style none --warmup "$DOCKER_WARMUP" --runs "$DOCKER_RUNS" \
         --export-json "$OUT/docker-$label.json" \
@@ -142,10 +149,12 @@ fi
 echo
 
 bench_workload true "$TRUE_RUNS" /bin/true
-bench_workload python "$PY_RUNS" python3 -c pass
+# /usr/bin/python3, not whatever python3 PATH finds first (a pyenv shim, say):
+# the sandboxes only see /usr, and all three must run the same interpreter.
+bench_workload python "$PY_RUNS" /usr/bin/python3 -c pass
 
 echo "== stage breakdown: $STAGES -n $STAGE_ROUNDS"
-"$STAGES" -n "$STAGE_ROUNDS" -j "$OUT/stages.json" >"$OUT/stages.txt" ||
+"$STAGES" -n "$STAGE_ROUNDS" -S "$SBX" -j "$OUT/stages.json" >"$OUT/stages.txt" ||
     die "$STAGES failed (see above)"
 
 echo

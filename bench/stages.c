@@ -10,13 +10,14 @@
  *   c2  create + attach a sleeping child + kill + wait + read usage + destroy
  *   c0  fork a sleeping child + kill + wait                       (c2's baseline)
  *   d   rt_run() of /bin/true with the default spec               (the runtime)
+ *   f.* bwrap ... -- /bin/true and sbx run -- /bin/true, fork+exec+wait
  *   x   rt_cgroup_detect() in a fresh process                     (paid once per sbx)
  *
  * The stages run interleaved, one of each per round, so that a noisy neighbour
  * slows all of them alike and the differences stay meaningful. Every number is
  * the median over the rounds, in microseconds.
  *
- * usage: stages [-n ROUNDS] [-j FILE.json] [-s STAGES]   (see usage_exit) 
+ * usage: stages [-n ROUNDS] [-j FILE.json] [-s STAGES] [-S SBX]  (see usage_exit)
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "info.h"
 #include "run_opts.h"
 #include "sandbox.h"
@@ -135,6 +136,8 @@ static int cmd_run(int argc, char **argv)
         }
         rt_result_free(&res);
     }
+    /* Groups of earlier sbx processes that were killed before cleaning up. */
+    rt_cgroup_sweep();
     sbx_run_opts_free(&o);
     return rc;
 }

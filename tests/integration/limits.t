@@ -1,7 +1,7 @@
 #!/bin/bash
 # Limits end the run with the right status and leave nothing behind.
 . "$(dirname "$0")/lib.sh"
-plan 22
+plan 25
 
 r="$TMPD/r.json"
 "$SBX" run --json --memory 64m -- python3 -c 'b=bytearray(200<<20)
@@ -48,4 +48,13 @@ is "$(jget "$r" signal)" 25 "with signal 25"
 out=$("$SBX" run --open-files 16 -- sh -c 'ulimit -n'); is "$out" 16 "open files limit applies"
 out=$("$SBX" run -- sh -c 'ulimit -c'); is "$out" 0 "core dumps are off"
 "$SBX" run --tmpfs-size 1m -- sh -c 'head -c 2M /dev/zero > /tmp/big' 2>/dev/null; ok $((! $?)) "/tmp is size-limited"
+# A killed sbx takes its sandbox along, and the next run sweeps its cgroup away.
+"$SBX" run -- sh -c 'sleep 71.5 & sleep 71.6' & sbx=$!
+for _ in $(seq 50); do pgrep -f 'sleep 71.6' >/dev/null && break; sleep 0.05; done
+pgrep -f 'sleep 71.6' >/dev/null; ok $? "a sandbox runs under sbx (pid $sbx)"
+kill -9 "$sbx"; wait "$sbx" 2>/dev/null; sleep 0.3
+pgrep -f 'sleep 71' >/dev/null; ok $((! $?)) "kill -9 of sbx kills the whole sandbox"
+"$SBX" run -- true
+left=$(find /sys/fs/cgroup -maxdepth 6 -name "sbx-$sbx-*" 2>/dev/null | wc -l)
+is "$left" 0 "the next run removes the killed run's cgroup"
 done_testing
