@@ -4,7 +4,8 @@
 # in-process stage breakdown (build/bench/stages). Prints medians and ratios that
 # were all measured in this run; raw JSON goes to build/bench/.
 #
-# Run it through `make bench` (which builds build/sbx and build/bench/stages first).
+# Run it through `make bench` (which builds build/sbx and build/bench/stages first);
+# build/sbx is copied to build/bench/sbx and that copy is what gets timed.
 # Knobs (environment): WARMUP, TRUE_RUNS, PY_RUNS, DOCKER_WARMUP, DOCKER_RUNS,
 # STAGE_ROUNDS, SBX_BENCH_DOCKER_IMAGE (an image to use instead of searching),
 # SBX_BENCH_NO_DOCKER=1 (skip docker even when it is up).
@@ -33,6 +34,10 @@ done
 [[ -x $SBX ]] || die "$SBX is missing: run 'make bench', not bench/run.sh alone"
 [[ -x $STAGES ]] || die "$STAGES is missing: run 'make bench', not bench/run.sh alone"
 mkdir -p "$OUT"
+# Time a private copy of the binary make just built: a rebuild of build/sbx in the
+# middle of the run (other work in the tree) must not change or break what is timed.
+cp "$SBX" "$OUT/sbx.tmp" && mv -f "$OUT/sbx.tmp" "$OUT/sbx"
+SBX=$OUT/sbx
 
 BWRAP="bwrap --unshare-all --ro-bind /usr /usr --symlink usr/lib /lib --symlink usr/lib64 /lib64"
 BWRAP+=" --symlink usr/bin /bin --symlink usr/sbin /sbin --"

@@ -13,8 +13,9 @@
  *   f.* bwrap ... -- /bin/true and sbx run -- /bin/true, fork+exec+wait
  *   x   rt_cgroup_detect() in a fresh process                     (paid once per sbx)
  *
- * The stages run interleaved, one of each per round, so that a noisy neighbour
- * slows all of them alike and the differences stay meaningful. Every number is
+ * The stages run interleaved, one of each per round in a shuffled order, so
+ * that a noisy neighbour slows all of them alike and the differences stay
+ * meaningful. Every number is
  * the median over the rounds, in microseconds.
  *
  * usage: stages [-n ROUNDS] [-j FILE.json] [-s STAGES] [-S SBX]  (see usage_exit)
@@ -126,6 +127,10 @@ static void wait_ok(pid_t pid, const char *what)
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR)
             die("waitpid (%s): %s", what, strerror(errno));
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
+        fprintf(stderr, "stages: %s: exit status 127: it could not be executed\n", what);
+        exit(1);
+    }
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         fprintf(stderr, "stages: %s: child ended with wait status 0x%x\n", what, st);
         exit(1);
@@ -486,42 +491,72 @@ int main(int argc, char **argv)
 
     const uint64_t all_ns = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
                             CLONE_NEWUTS | CLONE_NEWIPC;
+    /* One job per stage; every round runs each selected job once, in an order
+     * shuffled per round, so that a stage never always follows the same one (a
+     * sandbox's network namespace, say, is torn down asynchronously and would
+     * otherwise always slow down the same successor). */
+    enum { J_A, J_A0, J_B, J_C, J_F_BWRAP, J_F_SBX, J_D, J_NS };
+    int jobs[J_NS + N_ONE_NS], n_jobs = 0;
+    const char job_stage[J_NS] = {'a', 'a', 'b', 'c', 'f', 'f', 'd'};
+    for (int jb = 0; jb < J_NS; jb++)
+        if (want(job_stage[jb]) && (jb != J_C || have_cg))
+            jobs[n_jobs++] = jb;
+    for (size_t k = 0; want('n') && k < N_ONE_NS; k++)
+        jobs[n_jobs++] = J_NS + (int)k;
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+
     uint64_t t_start = now_ns();
     for (size_t i = 0; i < g_rounds + WARMUP; i++) {
         bool warm = i < WARMUP;
-        if (want('a')) {
-            add(&a, warm, run_fork_exec());
-            add(&a0, warm, run_clone(0));
+        for (int k = n_jobs - 1; k > 0; k--) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            int r = (int)(rng % (uint64_t)(k + 1)), t = jobs[k];
+            jobs[k] = jobs[r], jobs[r] = t;
         }
-        if (want('b'))
-            add(&b, warm, run_clone(all_ns));
-        for (size_t k = 0; want('n') && k < N_ONE_NS; k++)
-            add(&bn[k], warm, run_clone(one_ns[k].flag));
-        if (have_cg && want('c')) {
-            double cr, de;
-            add(&c1, warm, run_cgroup_empty(&lim, &cr, &de));
-            add(&c1_create, warm, cr);
-            add(&c1_destroy, warm, de);
-            struct cg_parts p;
-            run_cgroup_member(&lim, &p);
-            add(&c2, warm, p.total);
-            add(&c2_create, warm, p.create);
-            add(&c2_attach, warm, p.attach);
-            add(&c2_killwait, warm, p.killwait);
-            add(&c2_usage, warm, p.usage);
-            add(&c2_destroy, warm, p.destroy);
-            add(&c0, warm, run_kill_baseline());
-        }
-        if (want('f')) {
-            add(&f_bwrap, warm, run_exec(bwrap_argv, environ));
-            add(&f_sbx, warm, run_exec(sbx_argv, environ));
-        }
-        if (want('d')) {
-            double w, s, uw;
-            run_runtime(&w, &s, &uw);
-            add(&d_wall, warm, w);
-            add(&d_setup, warm, s);
-            add(&d_uwall, warm, uw);
+        for (int k = 0; k < n_jobs; k++) {
+            switch (jobs[k]) {
+            case J_A:
+                add(&a, warm, run_fork_exec());
+                break;
+            case J_A0:
+                add(&a0, warm, run_clone(0));
+                break;
+            case J_B:
+                add(&b, warm, run_clone(all_ns));
+                break;
+            case J_C: {
+                double cr, de;
+                add(&c1, warm, run_cgroup_empty(&lim, &cr, &de));
+                add(&c1_create, warm, cr);
+                add(&c1_destroy, warm, de);
+                struct cg_parts p;
+                run_cgroup_member(&lim, &p);
+                add(&c2, warm, p.total);
+                add(&c2_create, warm, p.create);
+                add(&c2_attach, warm, p.attach);
+                add(&c2_killwait, warm, p.killwait);
+                add(&c2_usage, warm, p.usage);
+                add(&c2_destroy, warm, p.destroy);
+                add(&c0, warm, run_kill_baseline());
+                break;
+            }
+            case J_F_BWRAP:
+                add(&f_bwrap, warm, run_exec(bwrap_argv, environ));
+                break;
+            case J_F_SBX:
+                add(&f_sbx, warm, run_exec(sbx_argv, environ));
+                break;
+            case J_D: {
+                double w, st, uw;
+                run_runtime(&w, &st, &uw);
+                add(&d_wall, warm, w);
+                add(&d_setup, warm, st);
+                add(&d_uwall, warm, uw);
+                break;
+            }
+            default:
+                add(&bn[jobs[k] - J_NS], warm, run_clone(one_ns[jobs[k] - J_NS].flag));
+            }
         }
     }
     double elapsed_s = (double)(now_ns() - t_start) / 1e9;
@@ -529,7 +564,7 @@ int main(int argc, char **argv)
     if (json_path && !(g_json = fopen(json_path, "we")))
         die("cannot write %s: %s", json_path, strerror(errno));
 
-    printf("stage breakdown: median of %zu interleaved rounds (+%d warm-up), microseconds;"
+    printf("stage breakdown: median of %zu shuffled, interleaved rounds (+%d warm-up), us;"
            " %.1f s\n",
            g_rounds, WARMUP, elapsed_s);
     printf("cgroups: %s\n\n",

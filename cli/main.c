@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -106,6 +107,31 @@ static int print_json(const rt_result *r)
     return 0;
 }
 
+/* The sandbox user writes the workspace as host uid RT_HOST_USER_UID (when we are
+ * root): a missing workspace is made for it; one it cannot write gets a hint. */
+static int prepare_workspace(const char *dir)
+{
+    if (!dir || geteuid() != 0)
+        return 0;
+    struct stat st;
+    if (stat(dir, &st) < 0) {
+        if (errno != ENOENT || mkdir(dir, 0755) < 0 ||
+            chown(dir, RT_HOST_USER_UID, RT_HOST_USER_UID) < 0) {
+            fprintf(stderr, "sbx run: --workspace %s: %s\n", dir, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    bool writable = st.st_uid == RT_HOST_USER_UID ? (st.st_mode & S_IWUSR)
+                  : st.st_gid == RT_HOST_USER_UID ? (st.st_mode & S_IWGRP)
+                                                  : (st.st_mode & S_IWOTH);
+    if (S_ISDIR(st.st_mode) && !writable)
+        fprintf(stderr, "sbx: note: %s is not writable by the sandbox user (host uid %d); "
+                        "chown %d:%d it to let the sandbox write there\n",
+                dir, RT_HOST_USER_UID, RT_HOST_USER_UID, RT_HOST_USER_UID);
+    return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     sbx_run_opts o;
@@ -120,6 +146,10 @@ static int cmd_run(int argc, char **argv)
         fputs(sbx_run_usage, stdout);
         sbx_run_opts_free(&o);
         return 0;
+    }
+    if (prepare_workspace(o.spec.workspace) < 0) {
+        sbx_run_opts_free(&o);
+        return EXIT_SANDBOX;
     }
     rt_callbacks cb = {.on_output = o.json ? NULL : pass_through};
     rt_result res;

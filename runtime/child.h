@@ -24,12 +24,6 @@ struct child_msg {
     char path[256];
 };
 
-/* Sandbox ids: pid 1 sets up as root of its user namespace, the command runs as
- * the unprivileged user (both mapped to unprivileged host ids when we are root). */
-#define RT_SANDBOX_UID 1000
-#define RT_HOST_ROOT_UID 100000
-#define RT_HOST_USER_UID 101000
-
 /* Rlimits that stand in for a cgroup limit apply only when the parent says, with
  * the go-ahead byte, that the group could not take it. */
 #define CHILD_FALLBACK_MEMORY 0x1

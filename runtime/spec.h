@@ -8,6 +8,12 @@
 
 #include "error.h"
 
+/* Sandbox ids: pid 1 sets up as root of its user namespace, the command runs as
+ * the unprivileged user (both mapped to unprivileged host ids when we are root). */
+#define RT_SANDBOX_UID 1000
+#define RT_HOST_ROOT_UID 100000
+#define RT_HOST_USER_UID 101000
+
 /* Safe defaults for untrusted code; every limit always applies. */
 #define RT_DEFAULT_WALL_MS        (30ull * 1000)
 #define RT_DEFAULT_CPU_MS         (10ull * 1000)

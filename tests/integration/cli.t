@@ -1,7 +1,7 @@
 #!/bin/bash
 # sbx run as a command: exit codes, options, bad values, stdin, env, mounts, --json.
 . "$(dirname "$0")/lib.sh"
-plan 36
+plan 39
 
 "$SBX" run -- true; is $? 0 "exit 0 passes through"
 "$SBX" run -- sh -c 'exit 7'; is $? 7 "exit 7 passes through"
@@ -37,6 +37,11 @@ mkdir -p "$TMPD/ws" && chown 101000:101000 "$TMPD/ws"
 "$SBX" run --workspace "$TMPD/ws" -- sh -c 'pwd > where; echo data > out.txt'
 is "$(cat "$TMPD/ws/out.txt" 2>/dev/null)" data "the workspace is bound read-write"
 is "$(cat "$TMPD/ws/where" 2>/dev/null)" /workspace "and is the default working directory"
+"$SBX" run --workspace "$TMPD/new-ws" -- sh -c 'echo made > f'
+is "$(cat "$TMPD/new-ws/f" 2>/dev/null)" made "a missing workspace is made, writable by the sandbox"
+is "$(stat -c %u "$TMPD/new-ws")" 101000 "and owned by the sandbox's host uid"
+mkdir "$TMPD/root-ws"
+err=$("$SBX" run --workspace "$TMPD/root-ws" -- true 2>&1); like "$err" "not writable by the sandbox user" "a workspace the sandbox cannot write gets a hint"
 mkdir -p "$TMPD/ro" && echo hello > "$TMPD/ro/f"
 out=$("$SBX" run --ro-bind "$TMPD/ro:/data" -- cat /data/f); is "$out" hello "--ro-bind shows the files"
 "$SBX" run --ro-bind "$TMPD/ro:/data" -- touch /data/g 2>/dev/null; ok $((! $?)) "--ro-bind is read-only"
