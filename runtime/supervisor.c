@@ -108,6 +108,8 @@ static void run_deadlines(rt_supervisor *sup)
 /* Milliseconds until the nearest deadline, capped by the caller's timeout. */
 static int wait_ms(const rt_supervisor *sup, int timeout_ms)
 {
+    if (sup->done_count)
+        return 0;              /* finished ones wait to be taken: do not block */
     uint64_t now = rt_now_ns(), next = 0;
     for (const rt_sandbox *sb = sup->list; sb; sb = sb->next)
         if (!sb->done && sb->deadline_ns && (!next || sb->deadline_ns < next))

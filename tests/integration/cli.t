@@ -1,7 +1,7 @@
 #!/bin/bash
 # sbx run as a command: exit codes, options, bad values, stdin, env, mounts, --json.
 . "$(dirname "$0")/lib.sh"
-plan 39
+plan 42
 
 "$SBX" run -- true; is $? 0 "exit 0 passes through"
 "$SBX" run -- sh -c 'exit 7'; is $? 7 "exit 7 passes through"
@@ -46,4 +46,11 @@ mkdir -p "$TMPD/ro" && echo hello > "$TMPD/ro/f"
 out=$("$SBX" run --ro-bind "$TMPD/ro:/data" -- cat /data/f); is "$out" hello "--ro-bind shows the files"
 "$SBX" run --ro-bind "$TMPD/ro:/data" -- touch /data/g 2>/dev/null; ok $((! $?)) "--ro-bind is read-only"
 out=$("$SBX" run --tmpfs /scratch:1m -- sh -c 'echo x > /scratch/y && cat /scratch/y'); is "$out" x "--tmpfs gives a writable tmpfs"
+# An image directory: a busybox rootfs.
+mkdir -p "$TMPD/img/bin" "$TMPD/img/etc" && cp /bin/busybox "$TMPD/img/bin/" && ln -s busybox "$TMPD/img/bin/sh"
+echo "from-image" > "$TMPD/img/etc/motd"
+out=$("$SBX" run --image "$TMPD/img" -- /bin/sh -c 'cat /etc/motd; ls /' | tr '\n' ' ')
+is "$out" "from-image bin dev etc proc tmp " "--image DIR is the root, with /dev, /proc and /tmp added"
+"$SBX" run --image "$TMPD/img" -- /bin/busybox touch /etc/x 2>/dev/null; ok $((! $?)) "the image is read-only"
+err=$("$SBX" run --image "$TMPD/no-such-image" -- /bin/sh 2>&1); like "$err" 'image ".*no-such-image": No such file' "a missing image is an error naming it"
 done_testing
