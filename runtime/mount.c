@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "devdir.h"
 
 /* What the host image exposes, all read-only. */
 static const char *const host_dirs[] = {"usr", "bin", "sbin", "lib", "lib64", "lib32", "libx32"};
@@ -21,7 +22,6 @@ static const char *const host_etc[] = {
 };
 /* Top-level names of an image that the sandbox provides itself. */
 static const char *const image_skip[] = {".", "..", "proc", "dev", "tmp", "workspace", "sys"};
-static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
 
 static const char passwd_content[] =
     "root:x:0:0:root:/tmp:/bin/sh\n"
@@ -165,30 +165,44 @@ static int add_dir_image(rt_mount_plan *plan, const char *image, rt_error *err)
     return 0;
 }
 
-static int add_dev(rt_mount_plan *plan, const rt_limits *l, rt_error *err)
+static int add_dev_nodes(rt_mount_plan *plan, rt_error *err);
+
+/* /dev: the prepared directory in one read-only bind (devices allowed), or a
+ * small tmpfs with a bind per node; then a private devpts. /dev/shm is /tmp. */
+static int add_dev(rt_mount_plan *plan, rt_error *err)
 {
-    char opts[64];
-    if (add_dir(plan, "dev", err) < 0 ||
-        add_op(plan, MOP_TMPFS, MOPF_NOSUID | MOPF_NOEXEC, NULL, 0, "dev", "size=64k,mode=0755",
+    const char *prepared = rt_devdir_get();
+    if (add_dir(plan, "dev", err) < 0)
+        return -1;
+    if (prepared) {
+        if (add_op(plan, MOP_BIND, MOPF_RDONLY | MOPF_NOSUID | MOPF_NOEXEC, prepared, 0, "dev",
+                   NULL, err) < 0)
+            return -1;
+    } else if (add_dev_nodes(plan, err) < 0) {
+        return -1;
+    }
+    return add_op(plan, MOP_DEVPTS, MOPF_NOSUID | MOPF_NOEXEC, NULL, 0, "dev/pts", NULL, err);
+}
+
+static int add_dev_nodes(rt_mount_plan *plan, rt_error *err)
+{
+    if (add_op(plan, MOP_TMPFS, MOPF_NOSUID | MOPF_NOEXEC, NULL, 0, "dev", "size=64k,mode=0755",
                err) < 0)
         return -1;
-    for (size_t i = 0; i < sizeof dev_nodes / sizeof *dev_nodes; i++) {
+    for (size_t i = 0; rt_dev_nodes[i]; i++) {
         char host[32], dst[32];
-        snprintf(host, sizeof host, "/dev/%s", dev_nodes[i]);
-        snprintf(dst, sizeof dst, "dev/%s", dev_nodes[i]);
+        snprintf(host, sizeof host, "/dev/%s", rt_dev_nodes[i]);
+        snprintf(dst, sizeof dst, "dev/%s", rt_dev_nodes[i]);
         if (add_host_path(plan, host, dst, MOPF_NOSUID | MOPF_NOEXEC, false, err) < 0)
             return -1;
     }
-    snprintf(opts, sizeof opts, "size=%llu,mode=1777", (unsigned long long)l->tmpfs_bytes);
-    if (add_dir(plan, "dev/pts", err) < 0 ||
-        add_op(plan, MOP_DEVPTS, MOPF_NOSUID | MOPF_NOEXEC, NULL, 0, "dev/pts", NULL, err) < 0 ||
-        add_op(plan, MOP_SYMLINK, 0, "pts/ptmx", 0, "dev/ptmx", NULL, err) < 0 ||
-        add_dir(plan, "dev/shm", err) < 0 ||
-        add_op(plan, MOP_TMPFS, MOPF_NOSUID | MOPF_NODEV, NULL, 0, "dev/shm", opts, err) < 0 ||
-        add_op(plan, MOP_SYMLINK, 0, "/proc/self/fd", 0, "dev/fd", NULL, err) < 0 ||
-        add_op(plan, MOP_SYMLINK, 0, "/proc/self/fd/0", 0, "dev/stdin", NULL, err) < 0 ||
-        add_op(plan, MOP_SYMLINK, 0, "/proc/self/fd/1", 0, "dev/stdout", NULL, err) < 0 ||
-        add_op(plan, MOP_SYMLINK, 0, "/proc/self/fd/2", 0, "dev/stderr", NULL, err) < 0)
+    for (size_t i = 0; rt_dev_links[i][0]; i++) {
+        char dst[32];
+        snprintf(dst, sizeof dst, "dev/%s", rt_dev_links[i][0]);
+        if (add_op(plan, MOP_SYMLINK, 0, rt_dev_links[i][1], 0, dst, NULL, err) < 0)
+            return -1;
+    }
+    if (add_dir(plan, "dev/pts", err) < 0)
         return -1;
     return add_op(plan, MOP_READONLY, 0, NULL, 0, "dev", NULL, err);
 }
@@ -243,7 +257,7 @@ int rt_mount_plan_build(const rt_spec *spec, rt_mount_plan *plan, rt_error *err)
     if (add_dir(plan, "proc", err) < 0 ||
         add_op(plan, MOP_PROC, MOPF_NOSUID | MOPF_NODEV | MOPF_NOEXEC, NULL, 0, "proc", NULL,
                err) < 0 ||
-        add_dev(plan, &spec->limits, err) < 0 ||
+        add_dev(plan, err) < 0 ||
         add_tmpfs(plan, "tmp", spec->limits.tmpfs_bytes, err) < 0)
         goto fail;
     if (spec->workspace &&
