@@ -6,14 +6,24 @@
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
-#include <grp.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* glibc applies set*id calls to every thread it believes the process has; after
+ * a raw clone of a threaded caller those threads do not exist and it would wait
+ * for them forever. The system calls change just this one thread: all there is. */
+static int set_ids(uid_t uid, gid_t gid)
+{
+    if (syscall(SYS_setresgid, gid, gid, gid) < 0)
+        return -1;
+    return (int)syscall(SYS_setresuid, uid, uid, uid);
+}
 
 static void copy_str(char *dst, size_t size, const char *src)
 {
@@ -118,9 +128,9 @@ static void drop_privileges(const struct child_args *a)
     if (cap_reset_ambient() < 0)
         fail(a, "clearing ambient capabilities", NULL);
     if (a->switch_user) {
-        if (setgroups(0, NULL) < 0 || setresgid(RT_SANDBOX_UID, RT_SANDBOX_UID, RT_SANDBOX_UID) < 0)
-            fail(a, "switching to the sandbox group", NULL);
-        if (setresuid(RT_SANDBOX_UID, RT_SANDBOX_UID, RT_SANDBOX_UID) < 0)
+        if (syscall(SYS_setgroups, 0, NULL) < 0)
+            fail(a, "dropping supplementary groups", NULL);
+        if (set_ids(RT_SANDBOX_UID, RT_SANDBOX_UID) < 0)
             fail(a, "switching to the sandbox user", NULL);
     }
     if (cap_set_proc(a->no_caps) < 0)
@@ -222,7 +232,7 @@ _Noreturn void rt_child_main(const struct child_args *a)
     if (rt_mount_open_sources(a->plan, a->src_fds, &mf) < 0)
         goto mount_failed;
     await_parent(a);           /* id maps written */
-    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+    if (set_ids(0, 0) < 0)
         fail(a, "becoming root of the user namespace", NULL);
     if (sethostname("sandbox", 7) < 0)
         fail(a, "setting the hostname", NULL);

@@ -2,6 +2,7 @@
  * stdin bytes, streaming, and 1,000 runs that leave no fd, process or cgroup. */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -188,6 +189,41 @@ static void test_kill(void)
     rt_spec_free(&spec);
 }
 
+static void *blocked_thread(void *arg)
+{
+    char c;
+    return (void *)(long)read(*(int *)arg, &c, 1);
+}
+
+/* A threaded caller: glibc's set*id would wait for threads the child does not
+ * have (it hung before the child used the raw system calls). */
+static void test_threaded_caller(void)
+{
+    int p[2];
+    pthread_t t;
+    if (pipe(p) < 0 || pthread_create(&t, NULL, blocked_thread, &p[0]) != 0) {
+        skip(2, "no thread");
+        return;
+    }
+    rt_spec spec;
+    rt_spec_init(&spec);
+    spec.argv = argv_of("/usr/bin/id", "-u", NULL);
+    spec.limits.wall_ms = 3000;
+    rt_result res;
+    rt_error err;
+    int rc = rt_run(&spec, NULL, &res, &err);
+    ok(rc == 0 && res.status == RT_STATUS_OK, "a run from a threaded caller ends ok (%s)",
+       rc == 0 ? rt_status_name(res.status) : err.msg);
+    is_str(rc == 0 ? res.out.data : "", "1000\n", "and the command ran as the sandbox user");
+    if (rc == 0)
+        rt_result_free(&res);
+    rt_spec_free(&spec);
+    if (write(p[1], "x", 1) == 1)
+        pthread_join(t, NULL);
+    close(p[0]);
+    close(p[1]);
+}
+
 static void test_no_leaks(void)
 {
     rt_result res;
@@ -207,12 +243,13 @@ static void test_no_leaks(void)
 
 int main(void)
 {
-    tap_plan(14);
+    tap_plan(16);
     test_one_run();
     test_stdin_bytes();
     test_streaming();
     test_many_at_once();
     test_kill();
+    test_threaded_caller();
     test_no_leaks();
     return tap_done();
 }
