@@ -35,6 +35,9 @@ DEBS := build-essential pkg-config libseccomp-dev libcap-dev libjansson-dev \
         libcurl4-openssl-dev libarchive-dev libmicrohttpd-dev libsqlite3-dev \
         perl iproute2 procps bubblewrap hyperfine busybox-static python3
 
+# The library's API; the other headers are internal.
+PUBLIC_H := error.h spec.h result.h sandbox.h spec_json.h parse.h cgroup.h
+
 .PHONY: all check unit bench deps install clean format lint
 all: $(BUILD)/sbx $(BUILD)/libsbxrt.a
 
@@ -94,7 +97,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/sbx
 	install -m 0755 $(BUILD)/sbx $(DESTDIR)$(PREFIX)/bin/sbx
 	install -m 0644 $(BUILD)/libsbxrt.a $(DESTDIR)$(PREFIX)/lib/libsbxrt.a
-	install -m 0644 runtime/*.h $(DESTDIR)$(PREFIX)/include/sbx/
+	install -m 0644 $(addprefix runtime/,$(PUBLIC_H)) $(DESTDIR)$(PREFIX)/include/sbx/
 
 # Bans functions with no bound on what they write.
 lint:
