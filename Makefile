@@ -39,6 +39,8 @@ DEBS := build-essential pkg-config libseccomp-dev libcap-dev libjansson-dev \
 PUBLIC_H := error.h spec.h result.h sandbox.h spec_json.h parse.h cgroup.h
 
 .PHONY: all check unit bench deps install clean format lint
+# Keep the sanitizer objects the tests link: they are not throwaway intermediates.
+.SECONDARY:
 all: $(BUILD)/sbx $(BUILD)/libsbxrt.a
 
 $(BUILD)/obj/%.o: %.c
