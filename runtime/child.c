@@ -122,9 +122,15 @@ static void drop_privileges(const struct child_args *a)
                      SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
     if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
         fail(a, "locking securebits", NULL);
-    for (int cap = 0; cap <= a->last_cap; cap++)
-        if (cap_drop_bound((cap_value_t)cap) < 0 && errno != EINVAL)
-            fail(a, "dropping the capability bounding set", NULL);
+    /* Up to the first number this kernel does not know (EINVAL): no table of
+     * capabilities that a newer kernel could outgrow. */
+    for (int cap = 0;; cap++) {
+        if (cap_drop_bound((cap_value_t)cap) == 0)
+            continue;
+        if (errno == EINVAL && cap > 0)
+            break;
+        fail(a, "dropping the capability bounding set", NULL);
+    }
     if (cap_reset_ambient() < 0)
         fail(a, "clearing ambient capabilities", NULL);
     if (a->switch_user) {

@@ -49,7 +49,6 @@ struct child_args {
     struct child_rlimit rlimits[8];
     int n_rlimits;
     cap_t no_caps;             /* prepared empty set */
-    int last_cap;
 };
 
 _Noreturn void rt_child_main(const struct child_args *a);

@@ -57,22 +57,6 @@ static struct native *impl(rt_sandbox *sb)
     return sb->impl;
 }
 
-static int last_cap(void)
-{
-    static int cached = -1;
-    if (cached >= 0)
-        return cached;
-    int v = 40;
-    FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
-    if (f) {
-        if (fscanf(f, "%d", &v) != 1)
-            v = 40;
-        fclose(f);
-    }
-    cached = v;
-    return v;
-}
-
 static void set_error(struct native *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_error(struct native *n, const char *fmt, ...)
 {
@@ -249,7 +233,8 @@ static int make_pipes(struct native *n, const rt_spec *spec, struct pipes *p, rt
 }
 
 /* Everything that may allocate happens here, before clone. */
-static int prepare(struct native *n, const rt_spec *spec, struct child_args *ca, rt_error *err)
+static int prepare(struct native *n, const rt_spec *spec, bool privileged, struct child_args *ca,
+                   rt_error *err)
 {
     if (rt_mount_plan_build(spec, &n->plan, err) < 0)
         return -1;
@@ -265,8 +250,7 @@ static int prepare(struct native *n, const rt_spec *spec, struct child_args *ca,
         .argv = spec->argv,
         .envp = n->envp,
         .path = path,
-        .switch_user = geteuid() == 0,
-        .last_cap = last_cap(),
+        .switch_user = privileged,
         .no_caps = cap_init(),
     };
     if (!ca->no_caps)
@@ -379,7 +363,7 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
     rt_error local;
     rt_error_clear(&local);
     n->start_ns = rt_now_ns();
-    if (prepare(n, spec, &ca, &local) < 0 || make_pipes(n, spec, &p, &local) < 0) {
+    if (prepare(n, spec, privileged, &ca, &local) < 0 || make_pipes(n, spec, &p, &local) < 0) {
         close_pipes(&p);
         if (ca.no_caps)
             cap_free(ca.no_caps);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Namespaces, ids, filesystem view: what the sandboxed code can see and touch.
 . "$(dirname "$0")/lib.sh"
-plan 22
+plan 24
 
 out=$("$SBX" run -- id -u); is "$out" 1000 "code runs as uid 1000 inside"
 out=$("$SBX" run -- id -g); is "$out" 1000 "and gid 1000"
@@ -51,4 +51,7 @@ nb=$(mktemp /tmp/sbx-nobody.XXXXXX) && install -m 0755 "$SBX" "$nb"
 out=$(cd /tmp && setpriv --reuid=65534 --regid=65534 --clear-groups "$nb" run -- sh -c 'echo x > /dev/null && ls /dev | wc -l' 2>&1)
 is "$out" 13 "an unprivileged caller gets the same /dev"
 rm -f "$nb"
+out=$("$SBX" run -- sh -c 'grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb)" /proc/self/status | grep -vc "0000000000000000$"')
+is "$out" 0 "every capability set is empty, the bounding set too"
+out=$("$SBX" run -- sh -c 'grep -E "^NoNewPrivs" /proc/self/status | tr -d "\t "'); is "$out" NoNewPrivs:1 "no_new_privs is set"
 done_testing
