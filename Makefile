@@ -5,7 +5,7 @@ BUILD   := build
 CC      ?= cc
 
 PKGS     := libseccomp libcap jansson
-CPPFLAGS += -D_GNU_SOURCE -Iruntime -MMD -MP
+CPPFLAGS += -D_GNU_SOURCE -Iruntime -MMD -MP -DSBX_DATADIR=\"$(PREFIX)/share/sandboxd\"
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation
 HARDEN   := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -fno-strict-overflow
@@ -79,10 +79,16 @@ $(BUILD)/bench/stages: bench/stages.c $(BUILD)/libsbxrt.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsbxrt.a $(LDLIBS)
 
+# Hostile programs for tests/security: static, so they run in any image.
+$(BUILD)/tests/security/attack: tests/security/attack.c
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) -D_GNU_SOURCE -std=gnu11 -O1 -Wall -Wextra -Werror -static -o $@ $<
+
 unit: $(UNIT_BIN)
 
-check: all $(UNIT_BIN) lint
-	prove -f $(UNIT_BIN) tests/integration/*.t
+check: all $(UNIT_BIN) $(BUILD)/tests/security/attack lint
+	prove -f $(UNIT_BIN) tests/integration/*.t tests/security/*.t
 
 bench: all $(BUILD)/bench/stages
 	bench/run.sh

@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "parse.h"
+#include "profile.h"
 
 const char sbx_run_usage[] =
     "usage: sbx run [OPTIONS] -- CMD [ARG...]\n"
@@ -14,7 +16,13 @@ const char sbx_run_usage[] =
     "code is CMD's (128+N when killed by signal N, 124 on timeout, 125 when the\n"
     "sandbox itself failed, 2 for bad options).\n"
     "\n"
-    "Limits (always on; defaults in brackets):\n"
+    "Security:\n"
+    "  --profile NAME|FILE  sandbox profile: seccomp policy, capabilities kept, limits,\n"
+    "                       mounts and network (see sbx profile list) [default]\n"
+    "  --seccomp FILE|unconfined\n"
+    "                       a Docker/OCI seccomp policy instead of the profile's\n"
+    "Limits (always on; explicit values override the profile's; the default\n"
+    "profile's in brackets):\n"
     "  --timeout DUR        wall-clock time [30s]\n"
     "  --cpu-time DUR       CPU time of the whole process tree [10s]\n"
     "  --memory SIZE        memory, no swap beyond it [256m]\n"
@@ -45,7 +53,7 @@ const char sbx_run_usage[] =
 enum {
     OPT_MEMORY = 256, OPT_PIDS, OPT_TIMEOUT, OPT_CPU_TIME, OPT_OUTPUT, OPT_TMPFS_SIZE,
     OPT_FILE_SIZE, OPT_OPEN_FILES, OPT_CPUS, OPT_IMAGE, OPT_BIND, OPT_RO_BIND, OPT_TMPFS,
-    OPT_WORKSPACE, OPT_ENV, OPT_WORKDIR, OPT_STDIN, OPT_JSON,
+    OPT_WORKSPACE, OPT_ENV, OPT_WORKDIR, OPT_STDIN, OPT_JSON, OPT_PROFILE, OPT_SECCOMP,
 };
 
 static const struct option long_opts[] = {
@@ -67,6 +75,8 @@ static const struct option long_opts[] = {
     {"workdir", required_argument, NULL, OPT_WORKDIR},
     {"stdin", required_argument, NULL, OPT_STDIN},
     {"json", no_argument, NULL, OPT_JSON},
+    {"profile", required_argument, NULL, OPT_PROFILE},
+    {"seccomp", required_argument, NULL, OPT_SECCOMP},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -148,6 +158,8 @@ static int parse_one(sbx_run_opts *o, int c, const char *val, rt_error *err)
     case OPT_RO_BIND: return push_mount(&o->spec, RT_MOUNT_RO_BIND, val, "--ro-bind", err);
     case OPT_TMPFS: return push_mount(&o->spec, RT_MOUNT_TMPFS, val, "--tmpfs", err);
     case OPT_JSON: o->json = true; return 0;
+    case OPT_PROFILE:
+    case OPT_SECCOMP: return 0;   /* applied first, under everything else */
     case 'h': o->help = true; return 0;
     }
     return rt_error_set(err, 0, "unknown option (see sbx run --help)");
@@ -167,22 +179,68 @@ static int take_command(sbx_run_opts *o, int argc, char **argv, rt_error *err)
     return 0;
 }
 
-int sbx_run_parse(int argc, char **argv, sbx_run_opts *o, rt_error *err)
+static void print_warnings(const rt_seccomp *sc)
 {
-    *o = (sbx_run_opts){0};
-    rt_spec_init(&o->spec);
-    optind = 1;
+    for (size_t i = 0; sc && i < rt_seccomp_n_warnings(sc); i++)
+        fprintf(stderr, "sbx: warning: %s\n", rt_seccomp_warning(sc, i));
+}
+
+/* The profile goes in first so that every explicit option lands on top of it;
+ * --seccomp replaces its policy, compiled for the capabilities it keeps. */
+static int apply_profile(sbx_run_opts *o, const char *name, const char *seccomp, rt_error *err)
+{
+    rt_profile *p;
+    if (rt_profile_load(name, &p, err) < 0)
+        return rt_error_wrap(err, "--profile");
+    int rc = rt_profile_apply(p, &o->spec, err);
+    rt_profile_free(p);
+    if (rc < 0)
+        return -1;
+    print_warnings(o->spec.seccomp);
+    if (!seccomp)
+        return 0;
+    rt_seccomp *sc = NULL;
+    if (strcmp(seccomp, "unconfined") != 0 &&
+        rt_seccomp_compile_file(seccomp, o->spec.keep_caps, &sc, err) < 0)
+        return rt_error_wrap(err, "--seccomp");
+    print_warnings(sc);
+    rt_seccomp_unref(o->spec.seccomp);
+    o->spec.seccomp = sc;
+    return 0;
+}
+
+static int scan(int argc, char **argv, sbx_run_opts *o, bool first, rt_error *err)
+{
+    optind = 0;                /* GNU: start over */
     opterr = 0;
+    const char *profile = "default", *seccomp = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "+h", long_opts, NULL)) != -1) {
         if (c == '?' || c == ':')
             return rt_error_set(err, 0, "%s: unknown option or missing value (see sbx run --help)",
                                 argv[optind - 1]);
-        if (parse_one(o, c, optarg, err) < 0)
+        if (c == OPT_PROFILE)
+            profile = optarg;
+        else if (c == OPT_SECCOMP)
+            seccomp = optarg;
+        else if (c == 'h')
+            o->help = true;
+        else if (!first && parse_one(o, c, optarg, err) < 0)
             return -1;
     }
-    if (o->help)
-        return 0;
+    if (first && !o->help)
+        return apply_profile(o, profile, seccomp, err);
+    return 0;
+}
+
+int sbx_run_parse(int argc, char **argv, sbx_run_opts *o, rt_error *err)
+{
+    *o = (sbx_run_opts){0};
+    rt_spec_init(&o->spec);
+    if (scan(argc, argv, o, true, err) < 0 || o->help)
+        return o->help ? 0 : -1;
+    if (scan(argc, argv, o, false, err) < 0)
+        return -1;
     if (take_command(o, argc, argv, err) < 0)
         return -1;
     if (o->spec.stdin_file && strcmp(o->spec.stdin_file, "-") == 0 &&

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <linux/securebits.h>
 #include <net/if.h>
 #include <poll.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -113,18 +115,21 @@ static void setup_stdio(const struct child_args *a)
             fail(a, "setting up stdio", NULL);
 }
 
-/* Every capability goes from every set; securebits are locked so nothing comes
- * back through a uid change or exec; no_new_privs makes setuid binaries inert. */
+/* Every capability the profile does not keep goes from every set; securebits
+ * are locked so nothing comes back through a uid change or exec; no_new_privs
+ * makes setuid binaries inert. Kept capabilities reach the command through the
+ * ambient set, which needs CAP_SETPCAP until the ambient lock is set. */
 static void drop_privileges(const struct child_args *a)
 {
     const int bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
-                     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
-                     SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+                     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED;
     if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
         fail(a, "locking securebits", NULL);
     /* Up to the first number this kernel does not know (EINVAL): no table of
      * capabilities that a newer kernel could outgrow. */
     for (int cap = 0;; cap++) {
+        if (cap < 64 && (a->keep_caps >> cap & 1))
+            continue;
         if (cap_drop_bound((cap_value_t)cap) == 0)
             continue;
         if (errno == EINVAL && cap > 0)
@@ -139,7 +144,16 @@ static void drop_privileges(const struct child_args *a)
         if (set_ids(RT_SANDBOX_UID, RT_SANDBOX_UID) < 0)
             fail(a, "switching to the sandbox user", NULL);
     }
-    if (cap_set_proc(a->no_caps) < 0)
+    if (cap_set_proc(a->caps_setup) < 0)
+        fail(a, "setting capabilities", NULL);
+    for (int cap = 0; cap < 64; cap++)
+        if ((a->keep_caps >> cap & 1) &&
+            prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+            fail(a, "raising an ambient capability", NULL);
+    if (prctl(PR_SET_SECUREBITS, bits | SECBIT_NO_CAP_AMBIENT_RAISE |
+                                     SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED, 0, 0, 0) < 0)
+        fail(a, "locking securebits", NULL);
+    if (cap_set_proc(a->caps_final) < 0)
         fail(a, "clearing capabilities", NULL);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         fail(a, "setting no_new_privs", NULL);
@@ -186,49 +200,107 @@ static void exec_command(const struct child_args *a)
     errno = best;
 }
 
-/* The command's exec result travels over a close-on-exec pipe: EOF means it ran. */
-static void report_exec(const struct child_args *a, int fd)
+/* Shared with the command's clone until it execs (CLONE_VM): an exec failure is
+ * left here instead of written anywhere, so that nothing but execve runs under
+ * the filter before the command does. */
+struct launch {
+    const struct child_args *a;
+    int listener;              /* seccomp notifications, in pid 1's fd table */
+    int err;
+    const char *step;
+};
+
+static int launch_command(void *arg)
 {
-    struct child_msg m;
-    ssize_t n;
-    while ((n = read(fd, &m, sizeof m)) < 0 && errno == EINTR)
-        ;
-    close(fd);
-    if (n == (ssize_t)sizeof m)
-        send_msg(a->msg_fd, m.type, m.err, 0, m.step, m.path);
-    else
-        send_msg(a->msg_fd, CHILD_MSG_EXEC_OK, 0, 0, NULL, NULL);
+    struct launch *l = arg;
+    const struct child_args *a = l->a;
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (a->seccomp) {
+        long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, a->seccomp_flags, a->seccomp);
+        if (fd < 0) {
+            l->err = errno;
+            l->step = "installing the seccomp filter";
+            _exit(127);
+        }
+        if (a->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
+            l->listener = (int)fd;
+    }
+    exec_command(a);
+    l->err = errno;
+    l->step = "executing";
+    _exit(127);
+}
+
+/* A kill rule fired: name the syscall, then end every process of the sandbox
+ * (the kernel kills what is left when pid 1 exits). */
+static _Noreturn void seccomp_violation(const struct child_args *a, int listener)
+{
+    struct seccomp_notif n;
+    memset(&n, 0, sizeof n);
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0)
+        n = (struct seccomp_notif){.data.nr = -1};
+    send_msg(a->msg_fd, CHILD_MSG_SECCOMP, (int)n.data.arch, n.data.nr, NULL, NULL);
+    kill(-1, SIGKILL);
+    _exit(0);
+}
+
+/* Reaps every child until the command ends; its wait status goes to the parent. */
+static _Noreturn void reap(const struct child_args *a, pid_t cmd, int sigfd, int listener)
+{
+    struct pollfd p[2] = {{.fd = sigfd, .events = POLLIN}, {.fd = listener, .events = POLLIN}};
+    for (;;) {
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            _exit(127);
+        }
+        if (p[1].revents & POLLIN)
+            seccomp_violation(a, listener);
+        if (p[1].revents & (POLLHUP | POLLERR | POLLNVAL))
+            p[1].fd = -1;      /* no process left under the filter */
+        struct signalfd_siginfo si;
+        while (read(sigfd, &si, sizeof si) > 0)
+            ;
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+            if (pid == cmd) {
+                send_msg(a->msg_fd, CHILD_MSG_EXIT, 0, status, NULL, NULL);
+                _exit(0);
+            }
+        }
+        if (pid < 0 && errno == ECHILD)
+            _exit(127);
+    }
 }
 
 static _Noreturn void run_init(const struct child_args *a)
 {
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) < 0)
-        fail(a, "creating the exec pipe", NULL);
-    /* vfork: no copy of our page tables, and we sleep until the exec anyway. */
-    pid_t cmd = vfork();
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0)
+        fail(a, "blocking SIGCHLD", NULL);
+    int sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sigfd < 0)
+        fail(a, "creating a signalfd", NULL);
+    /* Like vfork (no page-table copy; we sleep until the exec), on a stack of
+     * its own, sharing the fd table so that the filter's listener lands here. */
+    struct launch l = {.a = a, .listener = -1};
+    pid_t cmd = clone(launch_command, (char *)a->stack + a->stack_size,
+                      CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &l);
     if (cmd < 0)
-        fail(a, "forking the command", NULL);
-    if (cmd == 0) {
-        close(pipefd[0]);
-        exec_command(a);
-        send_msg(pipefd[1], CHILD_MSG_SETUP_ERROR, errno, 0, "executing", a->argv[0]);
-        _exit(127);
+        fail(a, "starting the command", NULL);
+    if (l.err) {
+        errno = l.err;
+        fail(a, l.step, strcmp(l.step, "executing") ? NULL : a->argv[0]);
     }
-    close(pipefd[1]);
+    send_msg(a->msg_fd, CHILD_MSG_EXEC_OK, 0, 0, NULL, NULL);
     for (int i = 0; i < 3; i++)
         close(i);
-    report_exec(a, pipefd[0]);
-    for (;;) {
-        int status;
-        pid_t pid = waitpid(-1, &status, 0);
-        if (pid == cmd) {
-            send_msg(a->msg_fd, CHILD_MSG_EXIT, 0, status, NULL, NULL);
-            _exit(0);
-        }
-        if (pid < 0 && errno != EINTR)
-            _exit(127);
-    }
+    reap(a, cmd, sigfd, l.listener);
 }
 
 _Noreturn void rt_child_main(const struct child_args *a)
@@ -251,6 +323,9 @@ _Noreturn void rt_child_main(const struct child_args *a)
     if (unshare(CLONE_NEWCGROUP) < 0)
         fail(a, "creating the cgroup namespace", NULL);
     drop_privileges(a);
+    /* No controlling terminal: TIOCSTI on the caller's tty is out of reach. */
+    if (setsid() < 0)
+        fail(a, "starting a new session", NULL);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         fail(a, "setting the parent-death signal", NULL);
     parent_alive_or_exit(a);

@@ -14,6 +14,8 @@ enum child_msg_type {
     CHILD_MSG_SETUP_ERROR = 1, /* a step failed; pid 1 exits */
     CHILD_MSG_EXEC_OK,         /* the command is running */
     CHILD_MSG_EXIT,            /* the command ended; wait status in `status` */
+    CHILD_MSG_SECCOMP,         /* a kill rule hit: syscall `status` of AUDIT_ARCH `err`;
+                                  pid 1 then ends the sandbox */
 };
 
 struct child_msg {
@@ -48,7 +50,14 @@ struct child_args {
     bool switch_user;          /* run the command as RT_SANDBOX_UID */
     struct child_rlimit rlimits[8];
     int n_rlimits;
-    cap_t no_caps;             /* prepared empty set */
+    uint64_t keep_caps;        /* 1 << CAP_* the command keeps; all others go */
+    cap_t caps_setup;          /* prepared: keep_caps + CAP_SETPCAP in P, E; keep_caps in I */
+    cap_t caps_final;          /* prepared: keep_caps in P, E, I */
+    const void *seccomp;       /* struct sock_fprog installed just before exec, or NULL */
+    unsigned seccomp_flags;    /* with SECCOMP_FILTER_FLAG_NEW_LISTENER, pid 1
+                                  handles the notifications of kill rules */
+    void *stack;               /* prepared: where the command's clone runs until exec */
+    size_t stack_size;
 };
 
 _Noreturn void rt_child_main(const struct child_args *a);

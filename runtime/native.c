@@ -50,6 +50,7 @@ struct native {
     struct rusage ru;
     char *error;               /* the first failure reported by the child */
     char *start_error;         /* ours; second to the child's, which is the cause */
+    char syscall[64];          /* named by a seccomp notification */
 };
 
 static struct native *impl(rt_sandbox *sb)
@@ -232,6 +233,31 @@ static int make_pipes(struct native *n, const rt_spec *spec, struct pipes *p, rt
     return open_stdin(n, spec, &p->in, err);
 }
 
+/* The command's stack until it execs: exec_command's path buffer and a margin. */
+#define CHILD_STACK_SIZE (64 * 1024)
+
+/* A capability state with `caps` in the permitted and effective sets and `inh`
+ * in the inheritable one (which cannot gain what the bounding set lost). */
+static int make_caps(uint64_t caps, uint64_t inh, cap_t *out, rt_error *err)
+{
+    cap_t c = cap_init();
+    if (!c)
+        return rt_error_set(err, errno, "cap_init");
+    for (int cap = 0; cap < 64; cap++) {
+        cap_value_t v = cap;
+        if (!(caps >> cap & 1))
+            continue;
+        if (cap_set_flag(c, CAP_PERMITTED, 1, &v, CAP_SET) < 0 ||
+            cap_set_flag(c, CAP_EFFECTIVE, 1, &v, CAP_SET) < 0 ||
+            ((inh >> cap & 1) && cap_set_flag(c, CAP_INHERITABLE, 1, &v, CAP_SET) < 0)) {
+            cap_free(c);
+            return rt_error_set(err, errno, "capability %d", cap);
+        }
+    }
+    *out = c;
+    return 0;
+}
+
 /* Everything that may allocate happens here, before clone. */
 static int prepare(struct native *n, const rt_spec *spec, bool privileged, struct child_args *ca,
                    rt_error *err)
@@ -251,12 +277,27 @@ static int prepare(struct native *n, const rt_spec *spec, bool privileged, struc
         .envp = n->envp,
         .path = path,
         .switch_user = privileged,
-        .no_caps = cap_init(),
+        .keep_caps = spec->keep_caps,
+        .stack_size = CHILD_STACK_SIZE,
     };
-    if (!ca->no_caps)
-        return rt_error_set(err, errno, "cap_init");
+    if (spec->seccomp) {
+        ca->seccomp = rt_seccomp_program(spec->seccomp);
+        ca->seccomp_flags = rt_seccomp_flags(spec->seccomp);
+    }
+    if (!(ca->stack = malloc(CHILD_STACK_SIZE)))
+        return rt_error_set(err, errno, "allocating");
+    if (make_caps(spec->keep_caps | 1ull << CAP_SETPCAP, spec->keep_caps, &ca->caps_setup, err) < 0 ||
+        make_caps(spec->keep_caps, spec->keep_caps, &ca->caps_final, err) < 0)
+        return -1;
     plan_rlimits(ca, &spec->limits);
     return 0;
+}
+
+static void release_child_args(struct child_args *ca)
+{
+    cap_free(ca->caps_setup);
+    cap_free(ca->caps_final);
+    free(ca->stack);
 }
 
 static int watch(rt_sandbox *sb, int slot, int fd, uint32_t events, rt_error *err)
@@ -365,8 +406,7 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
     n->start_ns = rt_now_ns();
     if (prepare(n, spec, privileged, &ca, &local) < 0 || make_pipes(n, spec, &p, &local) < 0) {
         close_pipes(&p);
-        if (ca.no_caps)
-            cap_free(ca.no_caps);
+        release_child_args(&ca);
         finish_early(sb, &local);
         return 0;
     }
@@ -379,7 +419,7 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
     n->pid = clone_child(&pidfd);
     if (n->pid == 0)
         rt_child_main(&ca);
-    cap_free(ca.no_caps);
+    release_child_args(&ca);
     if (n->pid < 0) {
         rt_error_set(&local, errno, "clone3");
         close_pipes(&p);
@@ -462,6 +502,12 @@ static void handle_msg(rt_sandbox *sb)
         } else if (m.type == CHILD_MSG_EXIT) {
             n->have_exit = true;
             n->exit_status = m.status;
+        } else if (m.type == CHILD_MSG_SECCOMP) {
+            /* pid 1 ended the sandbox for the command: a kill rule's SIGSYS */
+            n->have_exit = true;
+            n->exit_status = SIGSYS;
+            if (m.status >= 0)
+                rt_seccomp_syscall_name((uint32_t)m.err, m.status, n->syscall, sizeof n->syscall);
         } else if (m.path[0]) {
             set_error(n, "%s \"%s\": %s", m.step, m.path, strerror(m.err));
         } else {
@@ -563,6 +609,8 @@ static void decide_status(rt_sandbox *sb, bool oom)
     } else if (oom && r->status != RT_STATUS_OK) {
         r->status = RT_STATUS_MEMORY_LIMIT;
     }
+    if (r->status == RT_STATUS_SECCOMP && n->syscall[0] && !(r->syscall = strdup(n->syscall)))
+        rt_result_set_error(r, "out of memory");
 }
 
 static void check_done(rt_sandbox *sb)

@@ -54,6 +54,8 @@ void rt_spec_free(rt_spec *spec)
         free(spec->mounts[i].dst);
     }
     free(spec->mounts);
+    free(spec->profile);
+    rt_seccomp_unref(spec->seccomp);
     rt_spec_init(spec);
 }
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "seccomp_policy.h"
 
 /* Sandbox ids: pid 1 sets up as root of its user namespace, the command runs as
  * the unprivileged user (both mapped to unprivileged host ids when we are root). */
@@ -74,6 +75,9 @@ typedef struct rt_spec {
     size_t n_mounts;
     rt_network network;
     rt_limits limits;
+    char *profile;             /* name of the sandbox profile the spec came from */
+    rt_seccomp *seccomp;       /* owned reference; NULL = no filter (unconfined) */
+    uint64_t keep_caps;        /* 1 << CAP_* the command keeps; default none */
 } rt_spec;
 
 void rt_limits_default(rt_limits *l);

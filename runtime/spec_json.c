@@ -48,7 +48,7 @@ static const struct limit_field limit_fields[] = {
 
 static const char *const spec_keys[] = {
     "command", "env", "cwd", "stdin", "stdin_encoding", "image", "workspace",
-    "mounts", "network", "limits", NULL,
+    "mounts", "network", "limits", "profile", NULL,
 };
 static const char *const mount_keys[] = {"type", "source", "target", "size", NULL};
 static const char *const limit_keys[] = {
@@ -458,6 +458,19 @@ static int mounts_from_json(const json_t *v, rt_spec *spec, rt_error *err)
     return 0;
 }
 
+int rt_spec_settings_from_json(const json_t *obj, rt_spec *spec, rt_error *err)
+{
+    const json_t *v;
+
+    if (network_from_json(obj, &spec->network, err) < 0)
+        return -1;
+    if ((v = json_object_get(obj, "mounts")) && mounts_from_json(v, spec, err) < 0)
+        return -1;
+    if ((v = json_object_get(obj, "limits")) && limits_from_json(v, &spec->limits, err) < 0)
+        return -1;
+    return 0;
+}
+
 static int spec_fields(const json_t *obj, rt_spec *spec, rt_error *err)
 {
     const json_t *v;
@@ -472,14 +485,11 @@ static int spec_fields(const json_t *obj, rt_spec *spec, rt_error *err)
         return -1;
     if (opt_path(obj, "cwd", &spec->cwd, err) < 0 || stdin_from_json(obj, spec, err) < 0 ||
         image_from_json(obj, &spec->image, err) < 0 ||
-        opt_path(obj, "workspace", &spec->workspace, err) < 0 ||
-        network_from_json(obj, &spec->network, err) < 0)
+        opt_path(obj, "workspace", &spec->workspace, err) < 0)
         return -1;
-    if ((v = json_object_get(obj, "mounts")) && mounts_from_json(v, spec, err) < 0)
+    if ((v = json_object_get(obj, "profile")) && dup_cstr(v, "profile", &spec->profile, err) < 0)
         return -1;
-    if ((v = json_object_get(obj, "limits")) && limits_from_json(v, &spec->limits, err) < 0)
-        return -1;
-    return 0;
+    return rt_spec_settings_from_json(obj, spec, err);
 }
 
 int rt_spec_from_json(const json_t *obj, rt_spec *spec, rt_error *err)
@@ -605,6 +615,7 @@ json_t *rt_spec_to_json(const rt_spec *spec)
         rc |= set_stdin(o, spec);
     rc |= set_opt_string(o, "image", spec->image);
     rc |= set_opt_string(o, "workspace", spec->workspace);
+    rc |= set_opt_string(o, "profile", spec->profile);
     rc |= json_object_set_new(o, "mounts", mounts_json(spec));
     rc |= json_object_set_new(o, "network", json_string("none"));
     rc |= json_object_set_new(o, "limits", limits_json(&spec->limits));

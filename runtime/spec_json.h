@@ -8,7 +8,7 @@
  *    "image": "host" | "/rootfs/dir", "workspace": "/host/dir",
  *    "mounts": [{"type": "bind" | "ro-bind" | "tmpfs",
  *                "source": "/host/path", "target": "/in/sandbox", "size": "64m"}],
- *    "network": "none",
+ *    "network": "none", "profile": "default",
  *    "limits": {"timeout": "10s", "cpu_time": 5000, "memory": "256m", "pids": 64,
  *               "output": "1m", "file_size": "64m", "open_files": 256,
  *               "tmpfs": "64m", "cpus": 0.5}}
@@ -38,6 +38,10 @@
  * and obj, then validates it. On failure the message names the JSON path
  * ("limits.memory: ...") and spec is left empty. */
 int rt_spec_from_json(const json_t *obj, rt_spec *spec, rt_error *err);
+
+/* Reads the keys a sandbox profile shares with the spec (network, mounts,
+ * limits) over what spec holds; mounts are appended. Messages name the path. */
+int rt_spec_settings_from_json(const json_t *obj, rt_spec *spec, rt_error *err);
 
 /* The inverse, limits as integers (bytes, ms). NULL when out of memory or when
  * a string other than stdin is not valid UTF-8. */
