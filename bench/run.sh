@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks of sandbox start-up: bare exec, bwrap, `sbx run` and (when a Docker
+# Benchmarks of sandbox start-up: bare exec, bwrap, `sbx run --profile default`,
+# the same without its seccomp filter (sbx-unconf) and (when a Docker
 # daemon answers) `docker run`, each workload in one hyperfine invocation, then the
 # in-process stage breakdown (build/bench/stages). Prints medians and ratios that
 # were all measured in this run; raw JSON goes to build/bench/.
@@ -12,6 +13,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# The tree's own profiles, whatever is installed in /etc.
+export SBX_PROFILE_PATH=${SBX_PROFILE_PATH:-$PWD/profiles}
 
 OUT=build/bench
 SBX=build/sbx
@@ -107,18 +110,20 @@ bench_workload() {
     check "bare $cmd" "$@"
     # shellcheck disable=SC2086  # the command lines are split on purpose
     check "bwrap $cmd" $BWRAP "$@"
-    check "sbx run -- $cmd" "$SBX" run -- "$@"
+    check "sbx run --profile default -- $cmd" "$SBX" run --profile default -- "$@"
+    check "sbx run --seccomp unconfined -- $cmd" "$SBX" run --seccomp unconfined -- "$@"
     echo "== workload '$label': $cmd  (hyperfine -N, $WARMUP warm-up, $runs runs each)"
     rm -f "$OUT/$label".* "$OUT/docker-$label".*
-    printf '%s\t%s\n' bare "$cmd" bwrap "$BWRAP $cmd" sbx "$SBX run -- $cmd" \
-        >"$OUT/$label.commands"
+    printf '%s\t%s\n' bare "$cmd" bwrap "$BWRAP $cmd" sbx "$SBX run --profile default -- $cmd" \
+        sbx-unconf "$SBX run --seccomp unconfined -- $cmd" >"$OUT/$label.commands"
     # hyperfine's own warnings (outliers on a noisy box) go to the log; the
     # medians below are the robust numbers.
     if ! hyperfine -N --style none --warmup "$WARMUP" --runs "$runs" \
         --export-json "$OUT/$label.json" \
         -n bare "$cmd" \
         -n bwrap "$BWRAP $cmd" \
-        -n sbx "$SBX run -- $cmd" 2>"$OUT/$label.log"; then
+        -n sbx "$SBX run --profile default -- $cmd" \
+        -n sbx-unconf "$SBX run --seccomp unconfined -- $cmd" 2>"$OUT/$label.log"; then
         cat "$OUT/$label.log" >&2
         die "hyperfine failed for workload '$label'"
     fi

@@ -9,7 +9,13 @@
  *   c1  rt_cgroup_create + rt_cgroup_destroy                      (cgroup, empty)
  *   c2  create + attach a sleeping child + kill + wait + read usage + destroy
  *   c0  fork a sleeping child + kill + wait                       (c2's baseline)
- *   d   rt_run() of /bin/true with the default spec               (the runtime)
+ *   d   rt_run() of /bin/true with the default spec, no filter    (the runtime)
+ *   p.* rt_run() of /bin/true with the default and strict profiles (+ seccomp)
+ *   k0  fork + _exit + waitpid                                     (k's floor)
+ *   k1  the same, the child dropping every capability first (securebits, the
+ *       bounding set, cap_set_proc, no_new_privs)                  (capability drop)
+ *   k2  the same, the child installing the default profile's filter (seccomp load)
+ *   pc  loading and compiling the default profile                  (once per profile)
  *   f.* bwrap ... -- /bin/true and sbx run -- /bin/true, fork+exec+wait
  *   x   rt_cgroup_detect() in a fresh process                     (paid once per sbx)
  *
@@ -23,6 +29,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <linux/securebits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -31,12 +39,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "profile.h"
 #include "result.h"
 #include "sandbox.h"
 #include "spec.h"
@@ -79,7 +90,7 @@ typedef struct series {
 } series;
 
 static size_t g_rounds = 300;
-static const char *g_only = "abncdfx";
+static const char *g_only = "abncdfpkx";
 
 /* Is stage `c` selected (-s)? */
 static bool want(char c)
@@ -377,6 +388,84 @@ static void run_runtime(double *wall_us, double *setup_us, double *usage_wall_us
     /* spec.argv points at static storage; the rest of the spec owns nothing. */
 }
 
+/* ---- p, k: profiles, the capability drop and the filter on their own ----------- */
+
+static rt_profile *load_profile(const char *name)
+{
+    rt_profile *p;
+    rt_error err;
+    rt_error_clear(&err);
+    if (rt_profile_load(name, &p, &err) < 0)
+        die("profile %s: %s (set SBX_PROFILE_PATH or leave p and k out of -s)", name, err.msg);
+    return p;
+}
+
+static double run_profile_compile(void)
+{
+    uint64_t t0 = now_ns();
+    rt_profile *p = load_profile("default");
+    double us = us_since(t0);
+    rt_profile_free(p);
+    return us;
+}
+
+static double run_with_profile(const rt_profile *p)
+{
+    rt_spec spec;
+    rt_result res;
+    rt_error err;
+    rt_spec_init(&spec);
+    rt_error_clear(&err);
+    if (rt_profile_apply(p, &spec, &err) < 0)
+        die("applying profile %s: %s", p->name, err.msg);
+    spec.argv = (char **)true_argv;
+    uint64_t t0 = now_ns();
+    if (rt_run(&spec, NULL, &res, &err) < 0)
+        die("rt_run: %s", err.msg);
+    double us = us_since(t0);
+    if (res.status != RT_STATUS_OK)
+        die("rt_run(/bin/true) with profile %s: status %s: %s", p->name,
+            rt_status_name(res.status), res.error ? res.error : "(no message)");
+    rt_result_free(&res);
+    spec.argv = NULL;          /* static storage */
+    rt_spec_free(&spec);
+    return us;
+}
+
+enum { K_NOTHING, K_DROP_CAPS, K_SECCOMP };
+
+static void drop_caps_child(void)
+{
+    if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                                     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED,
+              0, 0, 0) < 0)
+        _exit(1);
+    for (int cap = 0; cap_drop_bound((cap_value_t)cap) == 0; cap++)
+        ;
+    cap_t none = cap_init();
+    if (!none || cap_set_proc(none) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        _exit(1);
+}
+
+static double run_fork_child(int what, const rt_seccomp *sc)
+{
+    uint64_t t0 = now_ns();
+    pid_t pid = fork();
+    if (pid < 0)
+        die_errno("fork");
+    if (pid == 0) {
+        if (what == K_DROP_CAPS)
+            drop_caps_child();
+        if (what == K_SECCOMP && (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+                                  syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                                          rt_seccomp_flags(sc), rt_seccomp_program(sc)) < 0))
+            _exit(1);
+        _exit(0);
+    }
+    wait_ok(pid, what == K_DROP_CAPS ? "capability drop" : "seccomp load");
+    return us_since(t0);
+}
+
 /* ---- report ------------------------------------------------------------------- */
 
 static FILE *g_json;
@@ -415,7 +504,7 @@ static double show(const char *label, series *s, double floor_us)
 static void usage_exit(void)
 {
     fprintf(stderr, "usage: stages [-n ROUNDS] [-j FILE.json] [-s STAGES] [-S SBX]\n"
-                    "  STAGES: letters of the stages to run, default abncdfx\n"
+                    "  STAGES: letters of the stages to run, default abncdfpkx\n"
                     "  (a = a+a0, b, n = b.*, c = c0+c1+c2, d, f = f.bwrap+f.sbx, x)\n"
                     "  SBX: the sbx binary for f.sbx, default build/sbx\n");
     exit(2);
@@ -475,10 +564,21 @@ int main(int argc, char **argv)
     series_init(&d_wall, "d_rt_run_wall_us");
     series_init(&d_setup, "d_rt_run_setup_us");
     series_init(&d_uwall, "d_rt_run_usage_wall_us");
-    series f_bwrap, f_sbx;
+    series f_bwrap, f_sbx, f_sbxu, p_def, p_strict, p_compile, k0, k1, k2;
     series_init(&f_bwrap, "f_bwrap_us");
     series_init(&f_sbx, "f_sbx_us");
-    char *sbx_argv[] = {(char *)sbx_path, "run", "--", "/bin/true", NULL};
+    series_init(&f_sbxu, "f_sbx_unconfined_us");
+    series_init(&p_def, "p_rt_run_default_profile_us");
+    series_init(&p_strict, "p_rt_run_strict_profile_us");
+    series_init(&p_compile, "pc_profile_compile_us");
+    series_init(&k0, "k0_fork_exit_us");
+    series_init(&k1, "k1_fork_drop_caps_us");
+    series_init(&k2, "k2_fork_seccomp_load_us");
+    rt_profile *prof_default = want('p') || want('k') ? load_profile("default") : NULL;
+    rt_profile *prof_strict = want('p') ? load_profile("strict") : NULL;
+    char *sbx_argv[] = {(char *)sbx_path, "run", "--profile", "default", "--", "/bin/true", NULL};
+    char *sbxu_argv[] = {(char *)sbx_path, "run", "--seccomp", "unconfined", "--", "/bin/true",
+                         NULL};
     char bwrap_path[4096];
     if (want('f') && !find_in_path("bwrap", bwrap_path, sizeof bwrap_path))
         die("bwrap is not in PATH (leave f out of -s)");
@@ -495,9 +595,11 @@ int main(int argc, char **argv)
      * shuffled per round, so that a stage never always follows the same one (a
      * sandbox's network namespace, say, is torn down asynchronously and would
      * otherwise always slow down the same successor). */
-    enum { J_A, J_A0, J_B, J_C, J_F_BWRAP, J_F_SBX, J_D, J_NS };
+    enum { J_A, J_A0, J_B, J_C, J_F_BWRAP, J_F_SBX, J_F_SBXU, J_D, J_P_DEF, J_P_STRICT, J_P_COMPILE,
+           J_K0, J_K1, J_K2, J_NS };
     int jobs[J_NS + N_ONE_NS], n_jobs = 0;
-    const char job_stage[J_NS] = {'a', 'a', 'b', 'c', 'f', 'f', 'd'};
+    const char job_stage[J_NS] = {'a', 'a', 'b', 'c', 'f', 'f', 'f', 'd',
+                                  'p', 'p', 'p', 'k', 'k', 'k'};
     for (int jb = 0; jb < J_NS; jb++)
         if (want(job_stage[jb]) && (jb != J_C || have_cg))
             jobs[n_jobs++] = jb;
@@ -545,6 +647,27 @@ int main(int argc, char **argv)
                 break;
             case J_F_SBX:
                 add(&f_sbx, warm, run_exec(sbx_argv, environ));
+                break;
+            case J_F_SBXU:
+                add(&f_sbxu, warm, run_exec(sbxu_argv, environ));
+                break;
+            case J_P_DEF:
+                add(&p_def, warm, run_with_profile(prof_default));
+                break;
+            case J_P_STRICT:
+                add(&p_strict, warm, run_with_profile(prof_strict));
+                break;
+            case J_P_COMPILE:
+                add(&p_compile, warm, run_profile_compile());
+                break;
+            case J_K0:
+                add(&k0, warm, run_fork_child(K_NOTHING, NULL));
+                break;
+            case J_K1:
+                add(&k1, warm, run_fork_child(K_DROP_CAPS, NULL));
+                break;
+            case J_K2:
+                add(&k2, warm, run_fork_child(K_SECCOMP, prof_default->base.seccomp));
                 break;
             case J_D: {
                 double w, st, uw;
@@ -595,11 +718,36 @@ int main(int argc, char **argv)
     show("      result.usage.wall_ms", &d_uwall, -1);
     if (d_wall.n)
         row("      wall - setup (exec, exit, reap, usage, cleanup)", D - DS, -1);
+    double PD = show("p.default  rt_run(/bin/true), profile default", &p_def, A);
+    double PS = show("p.strict   rt_run(/bin/true), profile strict", &p_strict, A);
+    show("pc  load + compile the default profile (once per profile)", &p_compile, -1);
+    double K0 = show("k0  fork + _exit + waitpid", &k0, -1);
+    double K1 = show("k1  ... + drop every capability in the child", &k1, -1);
+    double K2 = show("k2  ... + load the default filter in the child", &k2, -1);
     double FB = show("f.bwrap  bwrap ... -- /bin/true (fork+exec+wait)", &f_bwrap, A);
-    double FS = show("f.sbx    sbx run -- /bin/true (fork+exec+wait)", &f_sbx, A);
+    double FS = show("f.sbx    sbx run --profile default -- /bin/true", &f_sbx, A);
+    double FU = show("f.sbxu   sbx run --seccomp unconfined -- /bin/true", &f_sbxu, A);
     double X = show("x   rt_cgroup_detect() in a fresh process", &det, -1);
 
     printf("\nderived (differences of medians, rough):\n");
+    if (k0.n && k1.n) {
+        row("capability drop = k1 - k0", K1 - K0, -1);
+        jnum("k_drop_caps_cost_us", K1 - K0);
+    }
+    if (k0.n && k2.n) {
+        row("seccomp filter load = k2 - k0", K2 - K0, -1);
+        jnum("k_seccomp_load_cost_us", K2 - K0);
+    }
+    if (p_def.n && d_wall.n) {
+        row("default profile on rt_run = p.default - d", PD - D, -1);
+        jnum("p_default_minus_d_us", PD - D);
+    }
+    if (p_strict.n && d_wall.n)
+        row("strict profile on rt_run = p.strict - d", PS - D, -1);
+    if (f_sbx.n && f_sbxu.n) {
+        row("filter on sbx run = f.sbx - f.sbxu", FS - FU, -1);
+        jnum("f_sbx_minus_unconfined_us", FS - FU);
+    }
     if (a0.n && b.n)
         row("namespaces + id maps = b - a0", B - A0, -1);
     if (b.n && d_wall.n)
@@ -632,6 +780,8 @@ int main(int argc, char **argv)
                FS / FB);
         jnum("f_sbx_over_bwrap", FS / FB);
     }
+    rt_profile_free(prof_default);
+    rt_profile_free(prof_strict);
     jnum("rounds", (double)g_rounds);
     if (g_json) {
         fprintf(g_json, "%s\n}\n", g_json_first ? "{" : "");

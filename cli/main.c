@@ -10,6 +10,7 @@
 
 #include "cgroup.h"
 #include "info.h"
+#include "profile_cmd.h"
 #include "run_opts.h"
 #include "sandbox.h"
 #include "spec_json.h"
@@ -23,6 +24,7 @@ static const char usage[] =
     "\n"
     "Commands:\n"
     "  run [OPTIONS] -- CMD [ARG...]   run CMD in a sandbox (sbx run --help)\n"
+    "  profile list|show|check         sandbox profiles and seccomp policies\n"
     "  info [--json]                   kernel, cgroups and isolation features here\n"
     "  version                         print the version\n"
     "  help                            this text\n";
@@ -182,6 +184,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "profile") == 0)
+        return sbx_profile_main(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return sbx_info_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -130,9 +130,11 @@ static int load_seccomp(rt_profile *p, const json_t *v, rt_error *err)
         char where[PATH_MAX + 16];
         snprintf(where, sizeof where, "%s: seccomp", p->path);
         p->seccomp_source = strdup("inline");
-        if (!p->seccomp_source)
+        cleanup_free char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!p->seccomp_source || !text)
             return rt_error_set(err, ENOMEM, "%s", p->path);
-        return rt_seccomp_compile(v, where, p->base.keep_caps, &p->base.seccomp, err);
+        return rt_seccomp_compile_text(text, strlen(text), where, p->base.keep_caps,
+                                       &p->base.seccomp, err);
     }
     if (!json_is_string(v) || !*json_string_value(v))
         return rt_error_set(err, 0, "%s: seccomp: must be a policy file name, an inline policy "

@@ -1,6 +1,8 @@
 #include "seccomp_policy.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
@@ -518,7 +520,7 @@ struct rule {
     size_t index;              /* in syscalls[] */
     uint32_t action;
     rt_seccomp_action kind;
-    struct scmp_arg_cmp args[MAX_ARGS * 4];
+    struct scmp_arg_cmp args[128];
     unsigned n_args;
     bool split;                /* one index twice: one rule per comparison, ORed */
 };
@@ -858,6 +860,10 @@ static int compile(struct compiler *c, const json_t *policy)
     }
     if (check_startable(c) < 0)
         return -1;
+    /* No kill action, nothing to report: no listener, nothing for pid 1 to watch. */
+    rt_seccomp_action d = c->sc->default_action;
+    c->sc->notify &= d == RT_SECCOMP_KILL_PROCESS || d == RT_SECCOMP_KILL_THREAD ||
+                     c->sc->rules[RT_SECCOMP_KILL_PROCESS] || c->sc->rules[RT_SECCOMP_KILL_THREAD];
     if (c->sc->notify)
         c->sc->flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
     return export_program(c);
@@ -889,16 +895,250 @@ int rt_seccomp_compile(const json_t *policy, const char *where, uint64_t caps,
     return 0;
 }
 
+/* ---- the cache of compiled policies -------------------------------------------
+ *
+ * libseccomp takes about a millisecond for a long allowlist, more than the rest
+ * of `sbx run` on top of a sandbox start. Compiled programs are kept in a
+ * directory that only the effective user may write; an entry holds its whole
+ * key (policy text, kept capabilities, everything the compiler reads from the
+ * host and this build's identity), compared byte for byte on a hit. */
+
+#define CACHE_MAGIC "sbx-seccomp-cache-1\n"
+
+struct wbuf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+};
+
+static void wb_put(struct wbuf *b, const void *data, size_t len)
+{
+    if (b->oom)
+        return;
+    if (b->n + len > b->cap) {
+        size_t cap = (b->n + len) * 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, data, len);
+    b->n += len;
+}
+
+static void wb_u32(struct wbuf *b, uint32_t v) { wb_put(b, &v, sizeof v); }
+
+static void wb_str(struct wbuf *b, const char *s, size_t len)
+{
+    wb_u32(b, (uint32_t)len);
+    wb_put(b, s, len);
+}
+
+static void wb_list(struct wbuf *b, const struct strlist *l)
+{
+    wb_u32(b, (uint32_t)l->n);
+    for (size_t i = 0; i < l->n; i++)
+        wb_str(b, l->v[i], strlen(l->v[i]));
+}
+
+struct rbuf {
+    const char *p;
+    size_t n, off;
+    bool bad;
+};
+
+static const void *rb_get(struct rbuf *b, size_t len)
+{
+    if (b->bad || len > b->n - b->off) {
+        b->bad = true;
+        return NULL;
+    }
+    const void *p = b->p + b->off;
+    b->off += len;
+    return p;
+}
+
+static uint32_t rb_u32(struct rbuf *b)
+{
+    uint32_t v = 0;
+    const void *p = rb_get(b, sizeof v);
+    if (p)
+        memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static void rb_list(struct rbuf *b, struct strlist *l)
+{
+    uint32_t n = rb_u32(b);
+    for (uint32_t i = 0; i < n && !b->bad; i++) {
+        uint32_t len = rb_u32(b);
+        const char *s = rb_get(b, len);
+        if (s && strlist_add(l, "%.*s", (int)len, s) < 0)
+            b->bad = true;
+    }
+}
+
+/* Everything the compiled program depends on besides the text itself. */
+static void cache_key(struct wbuf *k, const char *text, size_t len, uint64_t caps)
+{
+    struct utsname u;
+    const struct scmp_version *v = seccomp_version();
+    char host[512];
+    int n = snprintf(host, sizeof host, "%s|%s|%u.%u.%u|api %u|arch %u|build %s %s|caps %llx",
+                     uname(&u) == 0 ? u.release : "?", uname(&u) == 0 ? u.machine : "?",
+                     v->major, v->minor, v->micro, seccomp_api_get(), seccomp_arch_native(),
+                     __DATE__, __TIME__, (unsigned long long)caps);
+    wb_put(k, CACHE_MAGIC, sizeof CACHE_MAGIC - 1);
+    wb_str(k, host, (size_t)n);
+    wb_str(k, text, len);
+}
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* The directory, created when missing, or NULL when it is not ours alone. */
+static const char *cache_dir(char *buf, size_t size)
+{
+    const char *env = getenv("SBX_CACHE_DIR");
+    if (env && !strcmp(env, "none"))
+        return NULL;
+    if (env && *env) {
+        snprintf(buf, size, "%s", env);
+    } else if (geteuid() == 0) {
+        snprintf(buf, size, "/var/cache/sandboxd");
+    } else if ((env = getenv("XDG_CACHE_HOME")) && *env == '/') {
+        snprintf(buf, size, "%s/sandboxd", env);
+    } else if ((env = getenv("HOME")) && *env == '/') {
+        snprintf(buf, size, "%s/.cache/sandboxd", env);
+    } else {
+        return NULL;
+    }
+    struct stat st;
+    if (lstat(buf, &st) < 0 && (errno != ENOENT || mkdir(buf, 0700) < 0 || lstat(buf, &st) < 0))
+        return NULL;
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+        return NULL;
+    return buf;
+}
+
+static rt_seccomp *cache_load(const char *path, const struct wbuf *key)
+{
+    cleanup_close int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 022) || st.st_size > (1 << 24))
+        return NULL;
+    cleanup_free char *data = malloc((size_t)st.st_size + 1);
+    if (!data || read(fd, data, (size_t)st.st_size) != st.st_size)
+        return NULL;
+    struct rbuf b = {.p = data, .n = (size_t)st.st_size};
+    const void *k = rb_get(&b, key->n);
+    if (!k || memcmp(k, key->p, key->n) != 0)
+        return NULL;
+    rt_seccomp *sc = calloc(1, sizeof *sc);
+    if (!sc)
+        return NULL;
+    atomic_init(&sc->refs, 1);
+    sc->flags = rb_u32(&b);
+    sc->notify = rb_u32(&b) != 0;
+    sc->default_action = (rt_seccomp_action)rb_u32(&b);
+    for (int i = 0; i < RT_SECCOMP_N_ACTIONS; i++)
+        sc->rules[i] = rb_u32(&b);
+    rb_list(&b, &sc->arches);
+    rb_list(&b, &sc->warnings);
+    rb_list(&b, &sc->skipped);
+    uint32_t n = rb_u32(&b);
+    const void *insns = n && n <= BPF_MAXINSNS ? rb_get(&b, n * sizeof(struct sock_filter)) : NULL;
+    if (insns && (sc->prog.filter = malloc(n * sizeof(struct sock_filter)))) {
+        memcpy(sc->prog.filter, insns, n * sizeof(struct sock_filter));
+        sc->prog.len = (unsigned short)n;
+    }
+    if (b.bad || !sc->prog.filter || b.off != b.n ||
+        (unsigned)sc->default_action >= RT_SECCOMP_N_ACTIONS) {
+        rt_seccomp_unref(sc);
+        return NULL;
+    }
+    return sc;
+}
+
+/* Best effort: a cache that cannot be written only costs the next compile. */
+static void cache_store(const char *dir, const char *path, const struct wbuf *key,
+                        const rt_seccomp *sc)
+{
+    struct wbuf b = {0};
+    wb_put(&b, key->p, key->n);
+    wb_u32(&b, sc->flags);
+    wb_u32(&b, sc->notify);
+    wb_u32(&b, sc->default_action);
+    for (int i = 0; i < RT_SECCOMP_N_ACTIONS; i++)
+        wb_u32(&b, sc->rules[i]);
+    wb_list(&b, &sc->arches);
+    wb_list(&b, &sc->warnings);
+    wb_list(&b, &sc->skipped);
+    wb_u32(&b, sc->prog.len);
+    wb_put(&b, sc->prog.filter, sc->prog.len * sizeof(struct sock_filter));
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s/.tmp-XXXXXX", dir);
+    int fd = b.oom ? -1 : mkostemp(tmp, O_CLOEXEC);
+    if (fd >= 0) {
+        bool ok = write(fd, b.p, b.n) == (ssize_t)b.n;
+        ok &= close(fd) == 0;
+        if (!ok || rename(tmp, path) < 0)
+            unlink(tmp);
+    }
+    free(b.p);
+}
+
+int rt_seccomp_compile_text(const char *text, size_t len, const char *where, uint64_t caps,
+                            rt_seccomp **out, rt_error *err)
+{
+    *out = NULL;
+    char dirbuf[PATH_MAX], path[PATH_MAX + 32];
+    const char *dir = cache_dir(dirbuf, sizeof dirbuf);
+    struct wbuf key = {0};
+    if (dir) {
+        cache_key(&key, text, len, caps);
+        snprintf(path, sizeof path, "%s/%016llx.bpf", dir,
+                 (unsigned long long)fnv1a(key.p, key.n));
+        if (!key.oom && (*out = cache_load(path, &key))) {
+            free(key.p);
+            return 0;
+        }
+    }
+    json_error_t je;
+    json_t *policy = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    int rc = policy ? rt_seccomp_compile(policy, where, caps, out, err)
+                    : rt_error_set(err, 0, "%s:%d:%d: %s", where, je.line, je.column, je.text);
+    json_decref(policy);
+    if (rc == 0 && dir && !key.oom)
+        cache_store(dir, path, &key, *out);
+    free(key.p);
+    return rc;
+}
+
 int rt_seccomp_compile_file(const char *path, uint64_t caps, rt_seccomp **out, rt_error *err)
 {
-    json_error_t je;
     *out = NULL;
-    json_t *policy = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!policy)
-        return rt_error_set(err, 0, "%s:%d:%d: %s", path, je.line, je.column, je.text);
-    int rc = rt_seccomp_compile(policy, path, caps, out, err);
-    json_decref(policy);
-    return rc;
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return rt_error_set(err, errno, "%s", path);
+    if (!S_ISREG(st.st_mode) || st.st_size > (1 << 22))
+        return rt_error_set(err, 0, "%s: not a regular file of at most 4 MiB", path);
+    cleanup_free char *text = malloc((size_t)st.st_size + 1);
+    if (!text)
+        return rt_error_set(err, ENOMEM, "%s", path);
+    if (read(fd, text, (size_t)st.st_size) != st.st_size)
+        return rt_error_set(err, errno, "reading %s", path);
+    return rt_seccomp_compile_text(text, (size_t)st.st_size, path, caps, out, err);
 }
 
 rt_seccomp *rt_seccomp_ref(rt_seccomp *sc)

@@ -35,6 +35,13 @@ const char *rt_seccomp_action_name(rt_seccomp_action a);   /* "SCMP_ACT_ERRNO" *
  * anything else wrong is refused with the JSON path and the reason. */
 int rt_seccomp_compile(const json_t *policy, const char *where, uint64_t caps,
                        rt_seccomp **out, rt_error *err);
+
+/* A policy's JSON text (a file's bytes). Compiled programs are cached in
+ * $SBX_CACHE_DIR ("none" turns the cache off), else /var/cache/sandboxd as root
+ * or ~/.cache/sandboxd, when that directory belongs to the effective user
+ * alone; a hit skips the JSON parser and libseccomp. */
+int rt_seccomp_compile_text(const char *text, size_t len, const char *where, uint64_t caps,
+                            rt_seccomp **out, rt_error *err);
 int rt_seccomp_compile_file(const char *path, uint64_t caps, rt_seccomp **out, rt_error *err);
 
 rt_seccomp *rt_seccomp_ref(rt_seccomp *sc);
