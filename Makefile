@@ -36,7 +36,8 @@ DEBS := build-essential pkg-config libseccomp-dev libcap-dev libjansson-dev \
         perl iproute2 procps bubblewrap hyperfine busybox-static python3
 
 # The library's API; the other headers are internal.
-PUBLIC_H := error.h spec.h result.h sandbox.h spec_json.h parse.h cgroup.h
+PUBLIC_H := error.h spec.h result.h sandbox.h spec_json.h parse.h cgroup.h seccomp_policy.h \
+            profile.h
 
 .PHONY: all check unit bench deps install clean format lint
 # Keep the sanitizer objects the tests link: they are not throwaway intermediates.
@@ -106,6 +107,9 @@ install: all
 	install -m 0755 $(BUILD)/sbx $(DESTDIR)$(PREFIX)/bin/sbx
 	install -m 0644 $(BUILD)/libsbxrt.a $(DESTDIR)$(PREFIX)/lib/libsbxrt.a
 	install -m 0644 $(addprefix runtime/,$(PUBLIC_H)) $(DESTDIR)$(PREFIX)/include/sbx/
+	install -d $(DESTDIR)$(PREFIX)/share/sandboxd/profiles/seccomp
+	install -m 0644 profiles/*.json $(DESTDIR)$(PREFIX)/share/sandboxd/profiles/
+	install -m 0644 profiles/seccomp/*.json $(DESTDIR)$(PREFIX)/share/sandboxd/profiles/seccomp/
 
 # Bans functions with no bound on what they write.
 lint:

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <sched.h>
+#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "profile.h"
 #include "sandbox.h"
 
 struct probe {
@@ -38,17 +40,25 @@ static bool probe_unshare(int flags)
     return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+/* A real run of /bin/true under the default profile, as `sbx run` would do it. */
 static bool probe_sandbox(char *why, size_t len)
 {
     char *argv[] = {"/bin/true", NULL};
     rt_spec spec;
     rt_spec_init(&spec);
-    spec.argv = argv;
     rt_result res;
     rt_error err;
     rt_error_clear(&err);
     bool ok = false;
-    if (rt_run(&spec, NULL, &res, &err) < 0) {
+    rt_profile *p;
+    if (rt_profile_load("default", &p, &err) < 0) {
+        snprintf(why, len, "%s", err.msg);
+        return false;
+    }
+    int rc = rt_profile_apply(p, &spec, &err);
+    rt_profile_free(p);
+    spec.argv = argv;
+    if (rc < 0 || rt_run(&spec, NULL, &res, &err) < 0) {
         snprintf(why, len, "%s", err.msg);
     } else {
         ok = res.status == RT_STATUS_OK;
@@ -82,6 +92,8 @@ static json_t *info_json(void)
     for (size_t i = 0; i < sizeof probes / sizeof *probes; i++)
         json_object_set_new(feat, probes[i].name, json_boolean(probe_unshare(probes[i].flag)));
     json_object_set_new(feat, "seccomp", json_boolean(prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0));
+    /* libseccomp API level 5: user notifications, with which a kill is named */
+    json_object_set_new(feat, "seccomp_notify", json_boolean(seccomp_api_get() >= 5));
     char why[RT_ERROR_MAX];
     bool ok = probe_sandbox(why, sizeof why);
     json_object_set_new(feat, "sandbox_run", json_boolean(ok));

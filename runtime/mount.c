@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,13 +140,95 @@ static bool skipped_in_image(const char *name)
     return false;
 }
 
+/* realpath that follows only symlinks owned by root or by us: a sandbox can leave
+ * symlinks in its workspace (owned by its host uid), and a later run's bind of a
+ * path through them must not reach wherever they point on the host. The result
+ * holds no symlink, so the child opens it with RESOLVE_NO_SYMLINKS and a link
+ * swapped in meanwhile makes the open fail instead of being followed. */
+static int resolve_trusted(const char *path, char out[PATH_MAX], const char *what,
+                           rt_error *err)
+{
+    char todo[2 * PATH_MAX], link[PATH_MAX];
+    size_t len = 0;
+    int hops = 0;
+    if (!*path)
+        return rt_error_set(err, ENOENT, "%s \"\"", what);
+    if (path[0] == '/') {
+        out[0] = '\0';
+    } else if (!getcwd(out, PATH_MAX)) {
+        return rt_error_set(err, errno, "%s \"%s\": the working directory", what, path);
+    }
+    len = strlen(out);
+    if (len == 1)
+        len = out[0] = 0;      /* "/" is the empty prefix */
+    if (snprintf(todo, sizeof todo, "%s", path) >= (int)sizeof todo)
+        return rt_error_set(err, ENAMETOOLONG, "%s \"%s\"", what, path);
+    char *rest = todo;
+    while (*rest) {
+        while (*rest == '/')
+            rest++;
+        if (!*rest)
+            break;
+        char *end = strchr(rest, '/');
+        size_t n = end ? (size_t)(end - rest) : strlen(rest);
+        if (n == 1 && rest[0] == '.') {
+            rest += n;
+            continue;
+        }
+        if (n == 2 && rest[0] == '.' && rest[1] == '.') {
+            while (len && out[len - 1] != '/')
+                len--;
+            if (len)
+                len--;
+            out[len] = '\0';
+            rest += n;
+            continue;
+        }
+        if (len + 1 + n >= PATH_MAX)
+            return rt_error_set(err, ENAMETOOLONG, "%s \"%s\"", what, path);
+        out[len] = '/';
+        memcpy(out + len + 1, rest, n);
+        out[len + 1 + n] = '\0';
+        rest += n;
+        struct stat st;
+        if (lstat(out, &st) < 0)
+            return rt_error_set(err, errno, "%s \"%s\"", what, path);
+        if (!S_ISLNK(st.st_mode)) {
+            len += 1 + n;
+            continue;
+        }
+        if (st.st_uid != 0 && st.st_uid != geteuid())
+            return rt_error_set(err, EPERM, "%s \"%s\": %s is a symlink owned by uid %u; only "
+                                "root's and the caller's symlinks are followed", what, path,
+                                out, (unsigned)st.st_uid);
+        ssize_t l = readlink(out, link, sizeof link - 1);
+        if (l < 0)
+            return rt_error_set(err, errno, "%s \"%s\"", what, path);
+        if (++hops > 40)
+            return rt_error_set(err, ELOOP, "%s \"%s\"", what, path);
+        link[l] = '\0';
+        /* the link's target, then what was left of the path */
+        char next[sizeof todo];
+        if (snprintf(next, sizeof next, "%s/%s", link, rest) >= (int)sizeof next)
+            return rt_error_set(err, ENAMETOOLONG, "%s \"%s\"", what, path);
+        memcpy(todo, next, strlen(next) + 1);
+        rest = todo;
+        if (link[0] == '/')
+            len = 0;
+        out[len] = '\0';
+    }
+    if (!len)
+        memcpy(out, "/", 2);
+    return 0;
+}
+
 /* An image directory: each top-level entry bound read-only on a fresh root, so the
  * sandbox can still add its own /proc, /dev, /tmp and /workspace. */
 static int add_dir_image(rt_mount_plan *plan, const char *image, rt_error *err)
 {
     char root[PATH_MAX];
-    if (!realpath(image, root))
-        return rt_error_set(err, errno, "image \"%s\"", image);
+    if (resolve_trusted(image, root, "image", err) < 0)
+        return -1;
     cleanup_dir DIR *d = opendir(root);
     if (!d)
         return rt_error_set(err, errno, "image \"%s\"", root);
@@ -211,8 +294,8 @@ static int add_bind(rt_mount_plan *plan, const char *src, const char *dst, unsig
                     rt_error *err)
 {
     char real[PATH_MAX];
-    if (!realpath(src, real))
-        return rt_error_set(err, errno, "mount source \"%s\"", src);
+    if (resolve_trusted(src, real, "mount source", err) < 0)
+        return -1;
     struct stat st;
     if (stat(real, &st) < 0)
         return rt_error_set(err, errno, "mount source \"%s\"", real);
@@ -441,7 +524,8 @@ int rt_mount_open_sources(const rt_mount_plan *plan, int *fds, struct mount_fail
         fds[i] = -1;
         if (plan->ops[i].kind != MOP_BIND)
             continue;
-        fds[i] = open(plan->ops[i].src, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS};
+        fds[i] = (int)syscall(SYS_openat2, AT_FDCWD, plan->ops[i].src, &how, sizeof how);
         if (fds[i] < 0)
             return fail_at(fail, "opening mount source", plan->ops[i].src);
     }
