@@ -2,12 +2,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/keyctl.h>
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -138,6 +140,9 @@ static void drop_privileges(const struct child_args *a)
     }
     if (cap_reset_ambient() < 0)
         fail(a, "clearing ambient capabilities", NULL);
+    /* the caller's session keyring is not the sandbox's to read */
+    if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS)
+        fail(a, "joining a new session keyring", NULL);
     if (a->switch_user) {
         if (syscall(SYS_setgroups, 0, NULL) < 0)
             fail(a, "dropping supplementary groups", NULL);
@@ -160,6 +165,40 @@ static void drop_privileges(const struct child_args *a)
     /* pid 1 is a copy of the caller's memory: the command must not read it. */
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         fail(a, "clearing the dumpable flag", NULL);
+}
+
+/* pid 1 is a copy of the caller, argv included, and /proc/1/cmdline is readable
+ * by anyone in the pid namespace: `sbx run --env TOKEN=...` must not show there.
+ * Blank the argument area in place (its bounds are fields 48 and 49 of stat). */
+static void blank_cmdline(const struct child_args *a)
+{
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        fail(a, "reading /proc/self/stat", NULL);
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        fail(a, "reading /proc/self/stat", NULL);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    unsigned long long start = 0, end = 0;
+    /* after ")": field 3 onwards; arg_start is field 48 */
+    for (int field = 2; p && field < 49; field++) {
+        p = strchr(p + 1, ' ');
+        unsigned long long v = 0;
+        for (const char *d = p ? p + 1 : ""; *d >= '0' && *d <= '9'; d++)
+            v = v * 10 + (unsigned)(*d - '0');
+        if (field + 1 == 48)
+            start = v;
+        if (field + 1 == 49)
+            end = v;
+    }
+    if (!start || end <= start) {
+        errno = EINVAL;
+        fail(a, "finding the argument area", NULL);
+    }
+    memset((void *)(uintptr_t)start, 0, (size_t)(end - start));
 }
 
 static void close_other_fds(const struct child_args *a)
@@ -318,6 +357,7 @@ _Noreturn void rt_child_main(const struct child_args *a)
         goto mount_failed;
     if (loopback_up() < 0)
         fail(a, "bringing up the loopback interface", "lo");
+    blank_cmdline(a);
     setup_stdio(a);
     apply_rlimits(a, await_parent(a));  /* cgroup joined, or fallbacks named */
     if (unshare(CLONE_NEWCGROUP) < 0)

@@ -2,7 +2,7 @@
 # /proc: the sandbox's own processes only; nothing of the host or of the sandbox's
 # init (a copy of the caller) to read, write or execute; no kernel knobs.
 . "$(dirname "$0")/lib.sh"
-plan 19
+plan 20
 
 out=$(attack -- open r:/proc/self/exe w:/proc/self/exe rw:/proc/self/exe \
     path:/proc/1/exe exec:/proc/1/exe r:/proc/1/mem r:/proc/1/environ dir:/proc/1/fd \
@@ -39,6 +39,12 @@ out=$(sbx -- sh -c 'cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | 
 unset SBX_SECURITY_CANARY
 case $out in *CALLERENV-*) leaked=1 ;; *) leaked=0 ;; esac
 ok "$leaked" "the caller's environment shows in no process's environ or cmdline"
+
+# pid 1 is a copy of sbx, argv included: an --env value given on the command line
+# must not be readable from /proc/1/cmdline (anyone may read cmdline).
+out=$(sbx --env SBX_TEST_TOKEN=s3cr3t-9f2c -- sh -c 'tr "\0" "\n" </proc/1/cmdline')
+case $out in *s3cr3t-9f2c*) leaked=1 ;; *) leaked=0 ;; esac
+ok "$leaked" "the caller's argv (an --env secret) is not in /proc/1/cmdline"
 
 # Only the sandbox's mounts: / and what the image and the binds put there.
 out=$(sbx --ro-bind "$TMPD:/data" -- awk '{print $5}' /proc/self/mountinfo)
