@@ -48,7 +48,9 @@ out=$("$SBX" run -- sh -c 'echo s > /dev/shm/a && cat /tmp/a'); is "$out" s "/de
 # Without root there is no prepared /dev: nodes are bound one by one.
 # (a copy: the checkout may sit where nobody cannot reach; sbx is static)
 nb=$(mktemp /tmp/sbx-nobody.XXXXXX) && install -m 0755 "$SBX" "$nb"
-out=$(cd /tmp && setpriv --reuid=65534 --regid=65534 --clear-groups "$nb" run -- sh -c 'echo x > /dev/null && ls /dev | wc -l' 2>&1)
+nbp=$(mktemp -d /tmp/sbx-nobody-profiles.XXXXXX) && cp -r "$(cd "$(dirname "$0")/../.." && pwd)/profiles/." "$nbp" && chmod -R a+rX "$nbp"
+out=$(cd /tmp && SBX_PROFILE_PATH=$nbp setpriv --reuid=65534 --regid=65534 --clear-groups "$nb" run -- sh -c 'echo x > /dev/null && ls /dev | wc -l' 2>&1)
+rm -rf "$nbp"
 is "$out" 13 "an unprivileged caller gets the same /dev"
 rm -f "$nb"
 out=$("$SBX" run -- sh -c 'grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb)" /proc/self/status | grep -vc "0000000000000000$"')

@@ -1,6 +1,8 @@
 # Small TAP helper for the integration tests (sourced).
 set -u
 SBX=${SBX:-$(cd "$(dirname "$0")/../.." && pwd)/build/sbx}
+# The tree's profiles, also for copies of sbx run from elsewhere.
+export SBX_PROFILE_PATH=${SBX_PROFILE_PATH:-$(cd "$(dirname "$0")/../.." && pwd)/profiles}
 T_N=0
 T_FAIL=0
 plan() { echo "1..$1"; }

@@ -16,7 +16,7 @@ out=$("$SBX" profile show default)
 like "$out" "default: +SCMP_ACT_ERRNO" "profile show: the default profile denies by default"
 like "$out" "capabilities: +none" "profile show: no capability kept"
 "$SBX" profile show nosuch >/dev/null 2>"$TMPD/err"
-ok $(( $? == 1 )) "profile show of a missing profile exits 1"
+is $? 1 "profile show of a missing profile exits 1"
 like "$(cat "$TMPD/err")" 'profile "nosuch" not found in' "and says where it looked"
 
 for f in "$SBX_PROFILE_PATH"/seccomp/*.json "$SBX_PROFILE_PATH"/*.json; do
@@ -30,7 +30,7 @@ cat >"$TMPD/bad-action.json" <<'EOF'
               {"names": ["rmdir"], "action": "SCMP_ACT_EXPLODE"}]}
 EOF
 "$SBX" profile check "$TMPD/bad-action.json" >/dev/null 2>"$TMPD/err"
-ok $(( $? == 1 )) "profile check refuses an unknown action (exit 1)"
+is $? 1 "profile check refuses an unknown action (exit 1)"
 like "$(cat "$TMPD/err")" 'syscalls\[1\]\.action: unknown action "SCMP_ACT_EXPLODE"' \
     "and names the JSON path"
 
@@ -48,11 +48,11 @@ like "$out" "1 SCMP_ACT_ERRNO" "the summary counts rules by action"
 
 echo '{"seccomp": "unconfined", "colour": "blue"}' >"$TMPD/badkey.json"
 "$SBX" profile check "$TMPD/badkey.json" >/dev/null 2>"$TMPD/err"
-ok $(( $? == 1 )) "a profile with an unknown key is refused"
+is $? 1 "a profile with an unknown key is refused"
 like "$(cat "$TMPD/err")" 'unknown key "colour"' "and the key is named"
 echo '{"seccomp": "unconfined", "limits": {"memory": "lots"}}' >"$TMPD/badlimit.json"
 "$SBX" run --profile "$TMPD/badlimit.json" -- true 2>"$TMPD/err"
-ok $(( $? == 2 )) "sbx run with a broken profile exits 2"
+is $? 2 "sbx run with a broken profile exits 2"
 like "$(cat "$TMPD/err")" 'badlimit.json: limits.memory' "and names the file and the field"
 
 # The default profile is on without being asked for.
@@ -98,7 +98,7 @@ like "$("$SBX" run -- python3 -c "$bindpy" 2>&1)" "PermissionError" "without it,
 
 # Compiled programs are cached; a damaged entry is recompiled, not trusted.
 n=$(find "$SBX_CACHE_DIR" -name '*.bpf' | wc -l)
-ok $(( n >= 1 )) "compiled policies are cached ($n entries)"
+ok $(( n < 1 )) "compiled policies are cached ($n entries)"
 for f in "$SBX_CACHE_DIR"/*.bpf; do printf 'garbage' >"$f"; done
 is "$("$SBX" run -- echo fine)" "fine" "a damaged cache entry is ignored"
 done_testing

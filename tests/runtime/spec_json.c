@@ -8,7 +8,7 @@
 #include "tap.h"
 
 #define SIZE_FORM "(use a whole number with an optional k, m, g or t suffix)"
-#define SPEC_KEYS "command, env, cwd, stdin, stdin_encoding, image, workspace, mounts, network, limits"
+#define SPEC_KEYS "command, env, cwd, stdin, stdin_encoding, image, workspace, mounts, network, limits, profile"
 #define LIMIT_KEYS "timeout, cpu_time, memory, pids, output, file_size, open_files, tmpfs, cpus"
 
 /* Test JSON is written with single quotes for readability. */
