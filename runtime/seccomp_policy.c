@@ -420,6 +420,13 @@ static int parse_arches(struct compiler *c, const json_t *policy)
     return 0;
 }
 
+/* One test of a condition: includes need every test met, excludes any one. */
+static void weigh(bool includes, bool met, bool *holds)
+{
+    if (includes ? !met : met)
+        *holds = !includes;
+}
+
 /* includes/excludes: does the condition hold on this host for this sandbox? */
 static int condition_holds(struct compiler *c, const json_t *cond, const char *path, bool includes,
                            bool *holds)
@@ -443,11 +450,7 @@ static int condition_holds(struct compiler *c, const json_t *cond, const char *p
                 return -1;
             if (rt_capability_from_name(json_string_value(v), &cap) < 0)
                 return refuse(c, p, "unknown capability \"%.40s\"", json_string_value(v));
-            bool kept = c->caps >> cap & 1;
-            if (includes && !kept)      /* includes: every one kept */
-                *holds = false;
-            if (!includes && kept)      /* excludes: any one kept */
-                *holds = true;
+            weigh(includes, c->caps >> cap & 1, holds);
         }
     }
     const json_t *arches = json_object_get(cond, "arches");
@@ -467,10 +470,7 @@ static int condition_holds(struct compiler *c, const json_t *cond, const char *p
                 return refuse(c, p, "unknown architecture \"%.40s\"", json_string_value(v));
             match |= seccomp_arch_resolve_name(a->lib) == c->native;
         }
-        if (includes && !match)
-            *holds = false;
-        if (!includes && match)
-            *holds = true;
+        weigh(includes, match, holds);
     }
     const json_t *mk = json_object_get(cond, "minKernel");
     if (mk && !json_is_null(mk)) {
@@ -481,11 +481,7 @@ static int condition_holds(struct compiler *c, const json_t *cond, const char *p
         if (kver_parse(json_string_value(mk), &want_k) < 0)
             return refuse(c, p, "\"%.40s\" is not a kernel version such as \"4.8\"",
                           json_string_value(mk));
-        bool newer = kver_cmp(&c->kernel, &want_k) >= 0;
-        if (includes && !newer)
-            *holds = false;
-        if (!includes && newer)
-            *holds = true;
+        weigh(includes, kver_cmp(&c->kernel, &want_k) >= 0, holds);
     }
     return 0;
 }

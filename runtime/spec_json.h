@@ -12,6 +12,10 @@
  *    "limits": {"timeout": "10s", "cpu_time": 5000, "memory": "256m", "pids": 64,
  *               "output": "1m", "file_size": "64m", "open_files": 256,
  *               "tmpfs": "64m", "cpus": 0.5}}
+ * "profile" is carried as a name only: rt_spec_from_json does not load it, and
+ * a spec without a loaded profile runs with no seccomp filter. Whoever accepts
+ * a spec (sbx, the daemon) resolves the name with rt_profile_load and
+ * rt_profile_apply first, and refuses the spec when that fails.
  * Sizes are an integer (bytes) or a string with a suffix ("256m"); durations
  * an integer (ms) or a string ("10s", "250ms"); counts an integer or a string
  * of digits; cpus a number or a string. Unknown keys are refused. stdin_file
