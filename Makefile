@@ -17,12 +17,20 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 RT_SRC   := $(wildcard runtime/*.c)
-CLI_SRC  := $(wildcard cli/*.c)
-UNIT_SRC := $(wildcard tests/runtime/*.c tests/cli/*.c)
+# sbx-exec, the daemon's client, is a program of its own: it links libcurl, which
+# Debian ships only shared, while sbx is static (cli/exec_cmd.c execs it).
+EXEC_ONLY := cli/sbx_exec.c cli/exec_http.c cli/exec_opts.c cli/exec_answer.c
+EXEC_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(EXEC_ONLY) cli/outcome.c)
+CLI_SRC  := $(filter-out $(EXEC_ONLY),$(wildcard cli/*.c))
+SD_SRC   := $(wildcard sandboxd/*.c)
+SD_OBJ   := $(SD_SRC:%.c=$(BUILD)/obj/%.o)
+SD_LIB_SAN := $(patsubst %.c,$(BUILD)/san/%.o,$(filter-out sandboxd/main.c,$(SD_SRC)))
+UNIT_SRC := $(wildcard tests/runtime/*.c tests/cli/*.c tests/sandboxd/*.c)
 RT_OBJ   := $(RT_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 RT_SAN   := $(RT_SRC:%.c=$(BUILD)/san/%.o)
-CLI_LIB_SAN := $(filter-out $(BUILD)/san/cli/main.o,$(CLI_SRC:%.c=$(BUILD)/san/%.o))
+CLI_LIB_SAN := $(patsubst %.c,$(BUILD)/san/%.o,$(filter-out cli/main.c cli/sbx_exec.c \
+               cli/exec_http.c,$(wildcard cli/*.c)))
 UNIT_BIN := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%.t)
 
 ifeq ($(V),1)
@@ -33,7 +41,7 @@ endif
 
 DEBS := build-essential pkg-config libseccomp-dev libcap-dev libjansson-dev \
         libcurl4-openssl-dev libarchive-dev libmicrohttpd-dev libsqlite3-dev \
-        perl iproute2 procps bubblewrap hyperfine busybox-static python3
+        perl iproute2 procps bubblewrap hyperfine busybox-static python3 curl
 
 # The library's API; the other headers are internal.
 PUBLIC_H := error.h spec.h result.h sandbox.h spec_json.h parse.h cgroup.h seccomp_policy.h \
@@ -42,7 +50,7 @@ PUBLIC_H := error.h spec.h result.h sandbox.h spec_json.h parse.h cgroup.h secco
 .PHONY: all check unit bench deps install clean format lint
 # Keep the sanitizer objects the tests link: they are not throwaway intermediates.
 .SECONDARY:
-all: $(BUILD)/sbx $(BUILD)/libsbxrt.a
+all: $(BUILD)/sbx $(BUILD)/libsbxrt.a $(BUILD)/sbx-exec $(BUILD)/sandboxd
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -67,6 +75,20 @@ $(BUILD)/sbx: $(CLI_OBJ) $(BUILD)/libsbxrt.a
 	$(Q)$(CC) $(CFLAGS) -static-pie -Wl,-z,relro,-z,now -o $@ $(CLI_OBJ) $(BUILD)/libsbxrt.a \
 	    $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) -lpthread
 
+$(BUILD)/obj/cli/exec_http.o $(BUILD)/obj/cli/sbx_exec.o: CFLAGS += $(shell pkg-config --cflags libcurl 2>/dev/null)
+
+# Linked dynamically; --as-needed leaves out the runtime's libraries it does not use.
+$(BUILD)/sbx-exec: $(EXEC_OBJ) $(BUILD)/libsbxrt.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--as-needed -o $@ $(EXEC_OBJ) $(BUILD)/libsbxrt.a \
+	    $(shell pkg-config --libs libcurl 2>/dev/null) $(LDLIBS)
+
+# The daemon: dynamic (libmicrohttpd), one thread per connection.
+$(BUILD)/sandboxd: $(SD_OBJ) $(BUILD)/libsbxrt.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--as-needed -o $@ $(SD_OBJ) $(BUILD)/libsbxrt.a \
+	    $(shell pkg-config --libs libmicrohttpd 2>/dev/null) $(LDLIBS)
+
 # Unit tests build with ASan+UBSan; they link the runtime and the CLI's modules.
 $(BUILD)/tests/%.t: tests/%.c tests/tap.h $(BUILD)/libsbxrt-san.a $(CLI_LIB_SAN)
 	@mkdir -p $(dir $@)
@@ -74,11 +96,28 @@ $(BUILD)/tests/%.t: tests/%.c tests/tap.h $(BUILD)/libsbxrt-san.a $(CLI_LIB_SAN)
 	$(Q)$(CC) $(CPPFLAGS) -Itests -Icli $(CFLAGS) $(SAN) -O1 $(LDFLAGS) -o $@ $< \
 	    $(CLI_LIB_SAN) $(BUILD)/libsbxrt-san.a $(LDLIBS)
 
+# The daemon's modules, tested without the HTTP layer's main.
+SD_UNIT_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%.t,$(wildcard tests/sandboxd/*.c))
+$(SD_UNIT_BIN): $(BUILD)/tests/sandboxd/%.t: tests/sandboxd/%.c tests/tap.h $(BUILD)/libsbxrt-san.a \
+                $(SD_LIB_SAN)
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(CPPFLAGS) -Itests -Isandboxd $(CFLAGS) $(SAN) -O1 $(LDFLAGS) -o $@ $< \
+	    $(SD_LIB_SAN) $(BUILD)/libsbxrt-san.a $(shell pkg-config --libs libmicrohttpd 2>/dev/null) \
+	    $(LDLIBS)
+
 # In-process stage breakdown of a sandbox start (run by bench/run.sh).
 $(BUILD)/bench/stages: bench/stages.c $(BUILD)/libsbxrt.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsbxrt.a $(LDLIBS)
+
+# Load generator for the daemon benchmark (bench/daemon.sh): libcurl clients.
+$(BUILD)/bench/load: bench/load.c
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags libcurl 2>/dev/null) $(LDFLAGS) \
+	    -o $@ $< $(shell pkg-config --libs libcurl jansson 2>/dev/null) -lpthread
 
 # Hostile programs for tests/security: static, so they run in any image.
 $(BUILD)/tests/security/attack: tests/security/attack.c
@@ -89,9 +128,9 @@ $(BUILD)/tests/security/attack: tests/security/attack.c
 unit: $(UNIT_BIN)
 
 check: all $(UNIT_BIN) $(BUILD)/tests/security/attack lint
-	prove -f $(UNIT_BIN) tests/integration/*.t tests/security/*.t
+	prove -f $(UNIT_BIN) tests/integration/*.t tests/daemon/*.t tests/security/*.t
 
-bench: all $(BUILD)/bench/stages
+bench: all $(BUILD)/bench/stages $(BUILD)/bench/load
 	bench/run.sh
 
 deps:
@@ -105,15 +144,19 @@ deps:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/sbx
 	install -m 0755 $(BUILD)/sbx $(DESTDIR)$(PREFIX)/bin/sbx
+	install -m 0755 $(BUILD)/sandboxd $(DESTDIR)$(PREFIX)/bin/sandboxd
+	install -d $(DESTDIR)$(PREFIX)/libexec/sandboxd
+	install -m 0755 $(BUILD)/sbx-exec $(DESTDIR)$(PREFIX)/libexec/sandboxd/sbx-exec
 	install -m 0644 $(BUILD)/libsbxrt.a $(DESTDIR)$(PREFIX)/lib/libsbxrt.a
 	install -m 0644 $(addprefix runtime/,$(PUBLIC_H)) $(DESTDIR)$(PREFIX)/include/sbx/
 	install -d $(DESTDIR)$(PREFIX)/share/sandboxd/profiles/seccomp
 	install -m 0644 profiles/*.json $(DESTDIR)$(PREFIX)/share/sandboxd/profiles/
+	install -m 0644 sandboxd/languages.json $(DESTDIR)$(PREFIX)/share/sandboxd/languages.json
 	install -m 0644 profiles/seccomp/*.json $(DESTDIR)$(PREFIX)/share/sandboxd/profiles/seccomp/
 
 # Bans functions with no bound on what they write.
 lint:
-	@! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|gets)\s*\(' runtime/*.c cli/*.c tests/*/*.c \
+	@! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|gets)\s*\(' runtime/*.c cli/*.c sandboxd/*.c tests/*/*.c \
 	    || (echo "unsafe function used (see above)"; false)
 
 format:

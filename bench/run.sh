@@ -2,14 +2,17 @@
 # Benchmarks of sandbox start-up: bare exec, bwrap, `sbx run --profile default`,
 # the same without its seccomp filter (sbx-unconf) and (when a Docker
 # daemon answers) `docker run`, each workload in one hyperfine invocation, then the
-# in-process stage breakdown (build/bench/stages). Prints medians and ratios that
-# were all measured in this run; raw JSON goes to build/bench/.
+# in-process stage breakdown (build/bench/stages), then the daemon under load
+# (bench/daemon.sh: build/sandboxd driven by build/bench/load). Prints medians and
+# ratios that were all measured in this run; raw JSON goes to build/bench/.
 #
-# Run it through `make bench` (which builds build/sbx and build/bench/stages first);
+# Run it through `make bench` (which builds build/sbx, build/sandboxd, build/bench/stages
+# and build/bench/load first);
 # build/sbx is copied to build/bench/sbx and that copy is what gets timed.
 # Knobs (environment): WARMUP, TRUE_RUNS, PY_RUNS, DOCKER_WARMUP, DOCKER_RUNS,
 # STAGE_ROUNDS, SBX_BENCH_DOCKER_IMAGE (an image to use instead of searching),
-# SBX_BENCH_NO_DOCKER=1 (skip docker even when it is up).
+# SBX_BENCH_NO_DOCKER=1 (skip docker even when it is up), SBX_BENCH_NO_DAEMON=1 (skip
+# the daemon benchmark), DAEMON_* (see bench/daemon.sh).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -36,6 +39,11 @@ for tool in hyperfine bwrap python3; do
 done
 [[ -x $SBX ]] || die "$SBX is missing: run 'make bench', not bench/run.sh alone"
 [[ -x $STAGES ]] || die "$STAGES is missing: run 'make bench', not bench/run.sh alone"
+if [[ ${SBX_BENCH_NO_DAEMON:-0} != 1 ]]; then
+    for f in build/sandboxd build/bench/load; do
+        [[ -x $f ]] || die "$f is missing: run 'make bench', not bench/run.sh alone"
+    done
+fi
 mkdir -p "$OUT"
 # Time a private copy of the binary make just built: a rebuild of build/sbx in the
 # middle of the run (other work in the tree) must not change or break what is timed.
@@ -167,10 +175,20 @@ echo "== stage breakdown: $STAGES -n $STAGE_ROUNDS"
 "$STAGES" -n "$STAGE_ROUNDS" -S "$SBX" -j "$OUT/stages.json" >"$OUT/stages.txt" ||
     die "$STAGES failed (see above)"
 
+rm -f "$OUT/daemon.json"
+if [[ ${SBX_BENCH_NO_DAEMON:-0} != 1 ]]; then
+    echo "== daemon: bench/daemon.sh (sandboxd under load from build/bench/load)"
+    bench/daemon.sh "$OUT" || die "the daemon benchmark failed (see above)"
+fi
+
 echo
 python3 bench/report.py "$OUT"
 echo
 cat "$OUT/stages.txt"
 echo
+if [[ -f $OUT/daemon.json ]]; then
+    python3 bench/report.py --daemon "$OUT"
+    echo
+fi
 python3 bench/report.py --summary "$OUT"
 echo "total bench time: $(($(date +%s) - started)) s; raw data in $OUT/"

@@ -313,6 +313,42 @@ static int add_tmpfs(rt_mount_plan *plan, const char *dst, uint64_t size, rt_err
     return add_op(plan, MOP_TMPFS, MOPF_NOSUID | MOPF_NODEV, NULL, 0, dst, opts, err);
 }
 
+/* The id the command runs as: native.c switches to the sandbox user only when we
+ * are root; otherwise ns root is the one id mapped, and so the one that can own. */
+static uid_t sandbox_owner(void)
+{
+    return geteuid() == 0 ? RT_SANDBOX_UID : 0;
+}
+
+static int add_owned_file(rt_mount_plan *plan, const rt_file *f, uid_t owner, rt_error *err)
+{
+    char dst[sizeof "workspace/" + RT_MAX_FILE_PATH], label[RT_FILE_LABEL_MAX];
+    if ((size_t)snprintf(dst, sizeof dst, "workspace/%s", f->path) >= sizeof dst)
+        return rt_error_set(err, ENAMETOOLONG, "%s", rt_file_label(f->path, label, sizeof label));
+    if (add_op(plan, MOP_OWNED_FILE, 0, f->len ? f->data : "", f->len, dst, NULL, err) < 0)
+        return -1;
+    plan->ops[plan->n - 1].mode = f->executable ? 0755 : 0644;
+    plan->ops[plan->n - 1].owner = owner;
+    return 0;
+}
+
+/* A fresh tmpfs of the sandbox user (its uid= is read in the user namespace of
+ * pid 1, which mounts it), then the spec's files. Programs may run from it. */
+static int add_workspace_tmpfs(rt_mount_plan *plan, const rt_spec *spec, rt_error *err)
+{
+    uid_t owner = sandbox_owner();
+    char opts[96];
+    snprintf(opts, sizeof opts, "size=%llu,mode=0755,uid=%u,gid=%u",
+             (unsigned long long)spec->limits.tmpfs_bytes, (unsigned)owner, (unsigned)owner);
+    if (add_dir(plan, "workspace", err) < 0 ||
+        add_op(plan, MOP_TMPFS, MOPF_NOSUID | MOPF_NODEV, NULL, 0, "workspace", opts, err) < 0)
+        return -1;
+    for (size_t i = 0; i < spec->n_files; i++)
+        if (add_owned_file(plan, &spec->files[i], owner, err) < 0)
+            return -1;
+    return 0;
+}
+
 static int add_user_mounts(rt_mount_plan *plan, const rt_spec *spec, rt_error *err)
 {
     for (size_t i = 0; i < spec->n_mounts; i++) {
@@ -343,14 +379,18 @@ int rt_mount_plan_build(const rt_spec *spec, rt_mount_plan *plan, rt_error *err)
         add_dev(plan, err) < 0 ||
         add_tmpfs(plan, "tmp", spec->limits.tmpfs_bytes, err) < 0)
         goto fail;
+    bool ws_tmpfs = spec->workspace_tmpfs || spec->n_files;
     if (spec->workspace &&
         add_bind(plan, spec->workspace, "workspace", MOPF_NOSUID | MOPF_NODEV, err) < 0) {
         rt_error_wrap(err, "workspace");
         goto fail;
     }
+    if (ws_tmpfs && add_workspace_tmpfs(plan, spec, err) < 0)
+        goto fail;
     if (add_user_mounts(plan, spec, err) < 0)
         goto fail;
-    plan->cwd = strdup(spec->cwd ? spec->cwd : spec->workspace ? "/workspace" : "/");
+    const char *cwd = spec->cwd ? spec->cwd : spec->workspace || ws_tmpfs ? "/workspace" : "/";
+    plan->cwd = strdup(cwd);
     if (!plan->cwd) {
         rt_error_set(err, ENOMEM, "building the mount plan");
         goto fail;
@@ -463,18 +503,92 @@ static int apply_bind(const struct mount_op *op, int src_fd, struct mount_failur
     return rc < 0 ? fail_at(fail, "bind mount", op->dst) : 0;
 }
 
+static void close_keep_errno(int fd)
+{
+    int saved = errno;
+    close(fd);
+    errno = saved;
+}
+
+/* Every byte, so that a full file system shows as ENOSPC. Closes fd. */
+static int write_all(int fd, const char *data, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            close_keep_errno(fd);
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    return close(fd);
+}
+
 static int write_file(const struct mount_op *op)
 {
     if (make_parent_dirs(op->dst) < 0)
         return -1;
-    int fd = open(op->dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = open(op->dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    return fd < 0 ? -1 : write_all(fd, op->src, op->len);
+}
+
+/* Opens directory `name` of dfd, made first (owned by `owner`) when missing;
+ * O_NOFOLLOW, so that nothing but a real directory is entered. Closes dfd. */
+static int enter_dir(int dfd, const char *name, uid_t owner)
+{
+    bool made = mkdirat(dfd, name, 0755) == 0;
+    int fd = made || errno == EEXIST
+                 ? openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                 : -1;
+    close_keep_errno(dfd);
+    if (fd >= 0 && made && fchown(fd, owner, owner) < 0) {
+        close_keep_errno(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Walks op->dst from the current directory one component at a time: an fd of
+ * the file's directory, and *name points at the file's own name. */
+static int open_owned_parent(const struct mount_op *op, const char **name)
+{
+    int dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const char *p = op->dst;
+    for (const char *slash; dfd >= 0 && (slash = strchr(p, '/')); p = slash + 1) {
+        char comp[NAME_MAX + 1];
+        size_t n = (size_t)(slash - p);
+        if (n > NAME_MAX) {
+            close(dfd);
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        memcpy(comp, p, n);
+        comp[n] = '\0';
+        dfd = enter_dir(dfd, comp, op->owner);
+    }
+    *name = p;
+    return dfd;
+}
+
+static int write_owned_file(const struct mount_op *op)
+{
+    const char *name;
+    int dfd = open_owned_parent(op, &name);
+    if (dfd < 0)
+        return -1;
+    int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, op->mode);
+    close_keep_errno(dfd);
     if (fd < 0)
         return -1;
-    ssize_t n = write(fd, op->src, op->len);
-    int saved = errno;
-    close(fd);
-    errno = n < 0 ? saved : EIO;
-    return (size_t)n == op->len ? 0 : -1;
+    if (fchown(fd, op->owner, op->owner) < 0) {
+        close_keep_errno(fd);
+        return -1;
+    }
+    return write_all(fd, op->src, op->len);
 }
 
 static unsigned long ms_flags(unsigned flags)
@@ -509,6 +623,8 @@ static int apply_op(const struct mount_op *op, int src_fd, struct mount_failure 
         return 0;
     case MOP_FILE:
         return write_file(op) < 0 ? fail_at(fail, "writing file", op->dst) : 0;
+    case MOP_OWNED_FILE:
+        return write_owned_file(op) < 0 ? fail_at(fail, "writing file", op->dst) : 0;
     case MOP_READONLY:
         return set_attrs(op->dst, MOPF_RDONLY) < 0 ? fail_at(fail, "remounting read-only",
                                                                     op->dst)
@@ -559,9 +675,12 @@ int rt_mount_setup_root(const rt_mount_plan *plan, const int *fds, struct mount_
         return fail_at(fail, "mounting the root tmpfs", staging);
     if (chdir(staging) < 0)
         return fail_at(fail, "entering the new root", staging);
+    /* The plan's modes are exact: the caller's umask is for the command only. */
+    mode_t umask_saved = umask(0);
     for (size_t i = 0; i < plan->n; i++)
         if (apply_op(&plan->ops[i], fds[i], fail) < 0)
             return -1;
+    umask(umask_saved);
     for (size_t i = 0; i < plan->n; i++)
         if (fds[i] >= 0)
             close(fds[i]);

@@ -19,6 +19,8 @@ enum mount_op_kind {
     MOP_PROC,
     MOP_DEVPTS,
     MOP_FILE,                  /* write src (len bytes) to a new file dst */
+    MOP_OWNED_FILE,            /* the same with `mode`, the file and the directories
+                                  made for it owned by `owner` */
     MOP_READONLY,              /* make the mount at dst read-only (after its content) */
 };
 
@@ -36,6 +38,7 @@ struct mount_op {
     char *dst;                 /* relative to the new root, no leading '/' */
     char *data;
     mode_t mode;
+    uid_t owner;
 };
 
 typedef struct rt_mount_plan {

@@ -3,6 +3,7 @@
 #ifndef SBX_RUNTIME_SPEC_H
 #define SBX_RUNTIME_SPEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,9 @@
 #define RT_MAX_PIDS               (1ull << 22)
 #define RT_MAX_OPEN_FILES         (1ull << 20)
 #define RT_MAX_CPUS               1024.0
+#define RT_MAX_FILES              1000
+#define RT_MAX_FILE_PATH          1024      /* bytes of a file's path */
+#define RT_MAX_FILE_NAME          255       /* bytes of one path component */
 
 typedef struct rt_limits {
     uint64_t wall_ms;          /* wall clock, whole tree */
@@ -41,7 +45,8 @@ typedef struct rt_limits {
     uint64_t output_bytes;     /* each of stdout and stderr */
     uint64_t file_bytes;       /* largest file a process may write */
     uint64_t open_files;       /* RLIMIT_NOFILE */
-    uint64_t tmpfs_bytes;      /* size of /tmp (and the default for --tmpfs) */
+    uint64_t tmpfs_bytes;      /* size of /tmp, of a tmpfs /workspace (and the
+                                  default for --tmpfs) */
     double cpus;               /* CPU share in cores (quota), e.g. 0.5 */
 } rt_limits;
 
@@ -58,6 +63,15 @@ typedef struct rt_mount {
     uint64_t size_bytes;       /* tmpfs only; 0 = limits.tmpfs_bytes */
 } rt_mount;
 
+/* A file written into the fresh /workspace tmpfs before the command starts,
+ * owned by the sandbox user. */
+typedef struct rt_file {
+    char *path;                /* relative to /workspace, e.g. "src/main.py" */
+    char *data;                /* len bytes (may contain NULs), NUL-terminated */
+    size_t len;
+    bool executable;           /* mode 0755 instead of 0644 */
+} rt_file;
+
 typedef enum rt_network {
     RT_NET_NONE,               /* loopback only */
 } rt_network;
@@ -71,6 +85,9 @@ typedef struct rt_spec {
     char *stdin_file;          /* host file opened by the caller; excludes stdin_data */
     char *image;               /* "host" (default, NULL) or a rootfs directory */
     char *workspace;           /* host dir bound read-write at /workspace, or NULL */
+    bool workspace_tmpfs;      /* /workspace is a fresh tmpfs (files imply it) */
+    rt_file *files;            /* written into that tmpfs */
+    size_t n_files;
     rt_mount *mounts;
     size_t n_mounts;
     rt_network network;
@@ -88,8 +105,19 @@ void rt_spec_free(rt_spec *spec);      /* frees every owned string and array */
 int rt_spec_add_mount(rt_spec *spec, rt_mount_kind kind, const char *src,
                       const char *dst, uint64_t size_bytes, rt_error *err);
 
+/* Appends a file for the tmpfs workspace (copies path and data). */
+int rt_spec_add_file(rt_spec *spec, const char *path, const void *data, size_t len,
+                     bool executable, rt_error *err);
+
+/* Writes files["path"] into buf, the way messages name a file: quotes,
+ * backslashes and control bytes escaped as in JSON, a long path shortened with
+ * "...". RT_FILE_LABEL_MAX bytes always hold it. Returns buf. */
+#define RT_FILE_LABEL_MAX 512
+const char *rt_file_label(const char *path, char *buf, size_t size);
+
 /* Checks the whole spec for values that cannot run: empty argv, relative
- * mount targets, limits of zero or above the maxima. The message names the field. */
+ * mount targets, bad file paths, limits of zero or above the maxima. The
+ * message names the field. */
 int rt_spec_validate(const rt_spec *spec, rt_error *err);
 
 #endif

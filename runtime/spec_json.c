@@ -47,9 +47,10 @@ static const struct limit_field limit_fields[] = {
 #define N_LIMIT_FIELDS (sizeof limit_fields / sizeof limit_fields[0])
 
 static const char *const spec_keys[] = {
-    "command", "env", "cwd", "stdin", "stdin_encoding", "image", "workspace",
+    "command", "env", "cwd", "stdin", "stdin_encoding", "image", "workspace", "files",
     "mounts", "network", "limits", "profile", NULL,
 };
+static const char *const file_keys[] = {"content", "encoding", "executable", NULL};
 static const char *const mount_keys[] = {"type", "source", "target", "size", NULL};
 static const char *const limit_keys[] = {
     "timeout", "cpu_time", "memory", "pids", "output", "file_size", "open_files",
@@ -64,7 +65,7 @@ static const char *const mount_types[] = {
 
 /* ---- base64 (RFC 4648, padded): output that is not UTF-8 travels this way ---- */
 
-static json_t *base64_json(const void *data, size_t n)
+char *rt_base64_encode(const void *data, size_t n)
 {
     const unsigned char *p = data;
     size_t len = (n + 2) / 3 * 4, o = 0;
@@ -83,7 +84,15 @@ static json_t *base64_json(const void *data, size_t n)
         s[o++] = i + 1 < n ? b64_chars[v >> 6 & 63] : '=';
         s[o++] = i + 2 < n ? b64_chars[v & 63] : '=';
     }
-    json_t *j = json_stringn(s, len);
+    s[o] = '\0';
+    return s;
+}
+
+static json_t *base64_json(const void *data, size_t n)
+{
+    char *s = rt_base64_encode(data, n);
+    json_t *j = s ? json_string(s) : NULL;
+
     free(s);
     return j;
 }
@@ -95,9 +104,9 @@ static int b64_digit(char c)
     return p ? (int)(p - b64_chars) : -1;
 }
 
-/* Strict: padded, no whitespace. out has room for len / 4 * 3 bytes. */
-static int base64_decode(const char *s, size_t len, unsigned char *out, size_t *out_len)
+int rt_base64_decode(const char *s, size_t len, void *dst, size_t *out_len)
 {
+    unsigned char *out = dst;
     size_t o = 0;
 
     if (len % 4)
@@ -192,15 +201,13 @@ static int check_keys(const json_t *obj, const char *path, const char *const *al
     return 0;
 }
 
-/* A JSON string holding bytes, raw or base64 as enc says; *out is
+/* A JSON string holding bytes, raw or base64 as enc (at epath) says; *out is
  * NUL-terminated for convenience. */
-static int data_from_json(const json_t *v, const json_t *enc, const char *path, char **out,
-                          size_t *out_len, rt_error *err)
+static int data_from_json(const json_t *v, const json_t *enc, const char *path,
+                          const char *epath, char **out, size_t *out_len, rt_error *err)
 {
     const char *e = "utf-8";
-    char epath[JPATH];
 
-    snprintf(epath, sizeof epath, "%s_encoding", path);
     if (!json_is_string(v))
         return rt_error_set(err, 0, "%s: must be a string", path);
     if (enc && want_cstr(enc, epath, &e, err) < 0)
@@ -215,7 +222,7 @@ static int data_from_json(const json_t *v, const json_t *enc, const char *path, 
         return no_memory(path, err);
     if (!b64)
         memcpy(p, json_string_value(v), len);
-    else if (base64_decode(json_string_value(v), len, (unsigned char *)p, &len) < 0) {
+    else if (rt_base64_decode(json_string_value(v), len, p, &len) < 0) {
         free(p);
         return rt_error_set(err, 0, "%s: not valid base64", path);
     }
@@ -315,7 +322,81 @@ static int stdin_from_json(const json_t *obj, rt_spec *spec, rt_error *err)
         return rt_error_set(err, 0, "stdin_encoding: given without stdin");
     if (!v)
         return 0;
-    return data_from_json(v, enc, "stdin", &spec->stdin_data, &spec->stdin_len, err);
+    return data_from_json(v, enc, "stdin", "stdin_encoding", &spec->stdin_data,
+                          &spec->stdin_len, err);
+}
+
+/* "tmpfs" asks for a fresh /workspace; any other string names a host directory. */
+static int workspace_from_json(const json_t *obj, rt_spec *spec, rt_error *err)
+{
+    const json_t *v = json_object_get(obj, "workspace");
+    const char *s;
+
+    if (!v)
+        return 0;
+    if (want_cstr(v, "workspace", &s, err) < 0)
+        return -1;
+    if (strcmp(s, "tmpfs") == 0) {
+        spec->workspace_tmpfs = true;
+        return 0;
+    }
+    if (s[0] != '/')
+        return rt_error_set(err, 0, "workspace: must be \"tmpfs\" or an absolute host "
+                            "directory");
+    return dup_cstr(v, "workspace", &spec->workspace, err);
+}
+
+/* A value is the text itself, or {"content", "encoding", "executable"}. */
+static int file_from_json(const char *key, size_t klen, const json_t *v, rt_spec *spec,
+                          rt_error *err)
+{
+    char base[RT_FILE_LABEL_MAX], path[RT_FILE_LABEL_MAX + 16], epath[RT_FILE_LABEL_MAX + 16];
+    const json_t *content = v, *enc = NULL, *exec = NULL;
+    char *data;
+    size_t len;
+
+    rt_file_label(key, base, sizeof base);
+    snprintf(path, sizeof path, "%s", base);
+    snprintf(epath, sizeof epath, "%s.encoding", base);
+    if (klen != strlen(key))
+        return rt_error_set(err, 0, "%s: the path must not contain a NUL character", base);
+    if (json_is_object(v)) {
+        if (check_keys(v, base, file_keys, err) < 0)
+            return -1;
+        snprintf(path, sizeof path, "%s.content", base);
+        if (!(content = json_object_get(v, "content")))
+            return rt_error_set(err, 0, "%s: required", path);
+        enc = json_object_get(v, "encoding");
+        exec = json_object_get(v, "executable");
+        if (exec && !json_is_boolean(exec))
+            return rt_error_set(err, 0, "%s.executable: must be true or false", base);
+    } else if (!json_is_string(v)) {
+        return rt_error_set(err, 0, "%s: must be a string or an object with \"content\"", base);
+    }
+    if (data_from_json(content, enc, path, epath, &data, &len, err) < 0)
+        return -1;
+    int rc = rt_spec_add_file(spec, key, data, len, json_is_true(exec), err);
+    free(data);
+    return rc;
+}
+
+static int files_from_json(const json_t *v, rt_spec *spec, rt_error *err)
+{
+    const char *key;
+    size_t klen;
+    json_t *val;
+
+    if (!json_is_object(v))
+        return rt_error_set(err, 0, "files: must be an object of path: content");
+    /* before copying what validation would refuse anyway */
+    if (json_object_size(v) > RT_MAX_FILES)
+        return rt_error_set(err, 0, "files: %zu files, at most %d", json_object_size(v),
+                            RT_MAX_FILES);
+    json_object_keylen_foreach((json_t *)v, key, klen, val) {
+        if (file_from_json(key, klen, val, spec, err) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 static int network_from_json(const json_t *obj, rt_network *out, rt_error *err)
@@ -484,8 +565,9 @@ static int spec_fields(const json_t *obj, rt_spec *spec, rt_error *err)
     if ((v = json_object_get(obj, "env")) && env_from_json(v, &spec->env, err) < 0)
         return -1;
     if (opt_path(obj, "cwd", &spec->cwd, err) < 0 || stdin_from_json(obj, spec, err) < 0 ||
-        image_from_json(obj, &spec->image, err) < 0 ||
-        opt_path(obj, "workspace", &spec->workspace, err) < 0)
+        image_from_json(obj, &spec->image, err) < 0 || workspace_from_json(obj, spec, err) < 0)
+        return -1;
+    if ((v = json_object_get(obj, "files")) && files_from_json(v, spec, err) < 0)
         return -1;
     if ((v = json_object_get(obj, "profile")) && dup_cstr(v, "profile", &spec->profile, err) < 0)
         return -1;
@@ -601,6 +683,41 @@ static int set_opt_string(json_t *o, const char *key, const char *s)
     return s ? json_object_set_new(o, key, json_string(s)) : 0;
 }
 
+/* Text when the bytes are UTF-8 without NUL, base64 otherwise; the object form
+ * when there is more to say than the text. */
+static json_t *file_json(const rt_file *f)
+{
+    bool nul = f->len && memchr(f->data, '\0', f->len);
+    json_t *text = nul ? NULL : json_stringn(f->data ? f->data : "", f->len);
+
+    if (text && !f->executable)
+        return text;
+    json_t *o = json_object();
+    int rc = json_object_set_new(o, "content", text ? text : base64_json(f->data, f->len));
+    if (!text)
+        rc |= json_object_set_new(o, "encoding", json_string("base64"));
+    if (f->executable)
+        rc |= json_object_set_new(o, "executable", json_true());
+    if (rc) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *files_json(const rt_spec *spec)
+{
+    json_t *o = json_object();
+
+    for (size_t i = 0; o && i < spec->n_files; i++) {
+        if (json_object_set_new(o, spec->files[i].path, file_json(&spec->files[i])) < 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
 json_t *rt_spec_to_json(const rt_spec *spec)
 {
     json_t *o = json_object();
@@ -614,7 +731,11 @@ json_t *rt_spec_to_json(const rt_spec *spec)
     if (spec->stdin_data)
         rc |= set_stdin(o, spec);
     rc |= set_opt_string(o, "image", spec->image);
-    rc |= set_opt_string(o, "workspace", spec->workspace);
+    rc |= set_opt_string(o, "workspace",
+                         spec->workspace ? spec->workspace
+                                         : spec->workspace_tmpfs ? "tmpfs" : NULL);
+    if (spec->n_files)
+        rc |= json_object_set_new(o, "files", files_json(spec));
     rc |= set_opt_string(o, "profile", spec->profile);
     rc |= json_object_set_new(o, "mounts", mounts_json(spec));
     rc |= json_object_set_new(o, "network", json_string("none"));
@@ -663,16 +784,24 @@ static json_t *signal_name_json(int sig)
     return json_string(name);
 }
 
+json_t *rt_bytes_to_json(const char *data, size_t n, bool *base64)
+{
+    json_t *s = json_stringn(data ? data : "", n);
+
+    *base64 = !s;
+    return s ? s : base64_json(data, n);
+}
+
 static int set_output(json_t *o, const char *key, const rt_buf *b)
 {
     char enc[32];
-    json_t *s = json_stringn(b->data ? b->data : "", b->len);
+    bool b64;
+    json_t *s = rt_bytes_to_json(b->data, b->len, &b64);
 
-    if (s)
+    if (!b64)
         return json_object_set_new(o, key, s);
     snprintf(enc, sizeof enc, "%s_encoding", key);
-    return json_object_set_new(o, key, base64_json(b->data, b->len)) |
-           json_object_set_new(o, enc, json_string("base64"));
+    return json_object_set_new(o, key, s) | json_object_set_new(o, enc, json_string("base64"));
 }
 
 static json_t *usage_json(const rt_usage *u)
@@ -808,7 +937,7 @@ static int output_from_json(const json_t *obj, const char *key, rt_buf *b, rt_er
         return -1;
     if (!v)
         return 0;
-    if (data_from_json(v, json_object_get(obj, enc), key, &data, &len, err) < 0)
+    if (data_from_json(v, json_object_get(obj, enc), key, enc, &data, &len, err) < 0)
         return -1;
     b->data = data;
     b->len = len;

@@ -11,6 +11,7 @@
 
 #include "cgroup.h"
 #include "sandbox.h"
+#include "leaks.h"
 #include "tap.h"
 
 static char **argv_of(const char *a, const char *b, const char *c)
@@ -36,37 +37,6 @@ static rt_status run_sh(const char *script, rt_result *res)
         return RT_STATUS_ERROR;
     }
     return res->status;
-}
-
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    while (d && readdir(d))
-        n++;
-    if (d)
-        closedir(d);
-    return n;
-}
-
-/* Groups of this process left under the sandbox parent. */
-static int count_groups(void)
-{
-    const rt_cgroup_info *ci = rt_cgroup_detect();
-    if (ci->version == RT_CGROUP_NONE)
-        return 0;
-    char prefix[32];
-    snprintf(prefix, sizeof prefix, "sbx-%d-", (int)getpid());
-    int n = 0;
-    for (int i = 0; i < 4; i++) {
-        DIR *d = ci->parent[i][0] ? opendir(ci->parent[i]) : NULL;
-        struct dirent *de;
-        while (d && (de = readdir(d)))
-            n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
-        if (d)
-            closedir(d);
-    }
-    return n;
 }
 
 static double now_ms(void)

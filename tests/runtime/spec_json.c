@@ -8,7 +8,9 @@
 #include "tap.h"
 
 #define SIZE_FORM "(use a whole number with an optional k, m, g or t suffix)"
-#define SPEC_KEYS "command, env, cwd, stdin, stdin_encoding, image, workspace, mounts, network, limits, profile"
+#define SPEC_KEYS \
+    "command, env, cwd, stdin, stdin_encoding, image, workspace, files, mounts, network, " \
+    "limits, profile"
 #define LIMIT_KEYS "timeout, cpu_time, memory, pids, output, file_size, open_files, tmpfs, cpus"
 
 /* Test JSON is written with single quotes for readability. */
@@ -40,7 +42,8 @@ static const char *spec_err_json(const json_t *j)
         rt_spec_free(&s);
         return "(accepted)";
     }
-    if (s.argv || s.env || s.cwd || s.stdin_data || s.mounts || s.n_mounts)
+    if (s.argv || s.env || s.cwd || s.stdin_data || s.mounts || s.n_mounts || s.files ||
+        s.n_files || s.workspace || s.workspace_tmpfs)
         return "(spec not emptied)";
     return err.msg;
 }
@@ -377,9 +380,22 @@ static bool same_strv(char **a, char **b)
     return (!a && !b) || (a && b && !a[i] && !b[i]);
 }
 
+static bool same_files(const rt_spec *a, const rt_spec *b)
+{
+    if (a->workspace_tmpfs != b->workspace_tmpfs || a->n_files != b->n_files)
+        return false;
+    for (size_t i = 0; i < a->n_files; i++) {
+        const rt_file *x = &a->files[i], *y = &b->files[i];
+        if (strcmp(x->path, y->path) || x->len != y->len || x->executable != y->executable ||
+            memcmp(x->data, y->data, x->len))
+            return false;
+    }
+    return true;
+}
+
 static bool same_spec(const rt_spec *a, const rt_spec *b)
 {
-    if (!same_strv(a->argv, b->argv) || !same_strv(a->env, b->env) ||
+    if (!same_strv(a->argv, b->argv) || !same_strv(a->env, b->env) || !same_files(a, b) ||
         a->stdin_len != b->stdin_len ||
         (a->stdin_len && memcmp(a->stdin_data, b->stdin_data, a->stdin_len)) ||
         a->n_mounts != b->n_mounts || memcmp(&a->limits, &b->limits, sizeof a->limits))
@@ -447,6 +463,118 @@ static void test_spec_round_trip(void)
     json_decref(j);
     s.argv = bad_argv;
     ok(rt_spec_to_json(&s) == NULL, "an argument that is not UTF-8 has no JSON form");
+}
+
+static void test_files(void)
+{
+    rt_spec s;
+
+    if (!ok(from_text("{'command':['x'],'workspace':'tmpfs','files':{"
+                      "'main.py':'print(1)\\n','a/b.txt':'nul\\u0000in text',"
+                      "'data.bin':{'content':'AAEC/w==','encoding':'base64'},"
+                      "'run.sh':{'content':'#!/bin/sh','executable':true},"
+                      "'plain':{'content':'p','encoding':'utf-8','executable':false},"
+                      "'empty':''}}",
+                      &s) == 0,
+            "files in both forms parse")) {
+        skip(6, "no spec");
+        return;
+    }
+    ok(s.workspace_tmpfs && !s.workspace, "\"workspace\": \"tmpfs\" sets workspace_tmpfs");
+    ok(s.n_files == 6 && !strcmp(s.files[0].path, "main.py") && s.files[0].len == 9 &&
+           !strcmp(s.files[0].data, "print(1)\n") && !s.files[0].executable,
+       "a string is the file's text");
+    ok(s.files[1].len == 11 && !memcmp(s.files[1].data, "nul\0in text", 12),
+       "text may hold a NUL");
+    ok(!strcmp(s.files[2].path, "data.bin") && s.files[2].len == 4 &&
+           !memcmp(s.files[2].data, "\0\1\2\xff", 4),
+       "base64 content decoded");
+    ok(s.files[3].executable && !strcmp(s.files[3].data, "#!/bin/sh") &&
+           !s.files[4].executable && !strcmp(s.files[4].data, "p"),
+       "executable true and false");
+    ok(!strcmp(s.files[5].path, "empty") && s.files[5].len == 0, "an empty file");
+    rt_spec_free(&s);
+}
+
+static void test_file_refusals(void)
+{
+    char many[RT_MAX_FILES * 12 + 64];
+    size_t n = (size_t)snprintf(many, sizeof many, "{'command':['x'],'files':{");
+
+    refused("{'command':['x'],'workspace':'tmp'}",
+            "workspace: must be \"tmpfs\" or an absolute host directory");
+    refused("{'command':['x'],'workspace':'/srv/ws','files':{'a':'x'}}",
+            "files: files need a tmpfs workspace, not the host directory \"/srv/ws\"");
+    refused("{'command':['x'],'files':['a']}", "files: must be an object of path: content");
+    refused("{'command':['x'],'files':{'a':1}}",
+            "files[\"a\"]: must be a string or an object with \"content\"");
+    refused("{'command':['x'],'files':{'a/../b':'x'}}",
+            "files[\"a/../b\"]: the path has a \"..\" component");
+    refused("{'command':['x'],'files':{'/etc/x':'x'}}",
+            "files[\"/etc/x\"]: the path must be relative (to /workspace)");
+    refused("{'command':['x'],'files':{'a':{}}}", "files[\"a\"].content: required");
+    refused("{'command':['x'],'files':{'a':{'content':5}}}",
+            "files[\"a\"].content: must be a string");
+    refused("{'command':['x'],'files':{'a':{'content':'x','mode':'0755'}}}",
+            "files[\"a\"].mode: unknown key (use content, encoding, executable)");
+    refused("{'command':['x'],'files':{'a':{'content':'x','encoding':'hex'}}}",
+            "files[\"a\"].encoding: unknown encoding \"hex\" (use utf-8 or base64)");
+    refused("{'command':['x'],'files':{'a':{'content':'x','encoding':5}}}",
+            "files[\"a\"].encoding: must be a string");
+    refused("{'command':['x'],'files':{'a':{'content':'abc','encoding':'base64'}}}",
+            "files[\"a\"].content: not valid base64");
+    refused("{'command':['x'],'files':{'a':{'content':'x','executable':1}}}",
+            "files[\"a\"].executable: must be true or false");
+    json_t *j = load("{'command':['x'],'files':{}}");
+    json_object_setn_new(json_object_get(j, "files"), "a\0b", 3, json_string("x"));
+    is_str(spec_err_json(j), "files[\"a\"]: the path must not contain a NUL character",
+           "a path with a NUL");
+    json_decref(j);
+    for (int i = 0; i <= RT_MAX_FILES; i++)
+        n += (size_t)snprintf(many + n, sizeof many - n, "%s'f%d':''", i ? "," : "", i);
+    snprintf(many + n, sizeof many - n, "}}");
+    is_str(spec_err(many), "files: 1001 files, at most 1000", "1001 files");
+}
+
+static void test_files_to_json(void)
+{
+    rt_spec s;
+    rt_error err = {0};
+    char *argv[] = {"sh", NULL};
+
+    rt_spec_init(&s);
+    s.argv = argv;
+    s.workspace_tmpfs = true;
+    round_trip(&s, "tmpfs workspace");
+    json_t *j = rt_spec_to_json(&s);
+    is_str(json_string_value(json_object_get(j, "workspace")), "tmpfs", "workspace as \"tmpfs\"");
+    json_decref(j);
+    s.workspace_tmpfs = false;
+    ok(rt_spec_add_file(&s, "main.py", "print(1)", 8, false, &err) == 0 &&
+           rt_spec_add_file(&s, "bin/x", "\0\1\2\xff", 4, true, &err) == 0 &&
+           rt_spec_add_file(&s, "run.sh", "#!/bin/sh\n", 10, true, &err) == 0 &&
+           rt_spec_add_file(&s, "latin1", "caf\xe9", 4, false, &err) == 0 &&
+           rt_spec_add_file(&s, "nul", "a\0b", 3, false, &err) == 0 &&
+           rt_spec_add_file(&s, "empty", "", 0, false, &err) == 0,
+       "six files added");
+    round_trip(&s, "files");
+    char *text = json_dumps(j = rt_spec_to_json(&s), JSON_COMPACT);
+    const char *want = "\"files\":{\"main.py\":\"print(1)\","
+                       "\"bin/x\":{\"content\":\"AAEC/w==\",\"encoding\":\"base64\","
+                       "\"executable\":true},"
+                       "\"run.sh\":{\"content\":\"#!/bin/sh\\n\",\"executable\":true},"
+                       "\"latin1\":{\"content\":\"Y2Fm6Q==\",\"encoding\":\"base64\"},"
+                       "\"nul\":{\"content\":\"YQBi\",\"encoding\":\"base64\"},"
+                       "\"empty\":\"\"}";
+    ok(text && strstr(text, want), "text as a string; binary, non-UTF-8 and NUL-holding content "
+       "as base64; executable in the object form");
+    if (text && !strstr(text, want))
+        diag("%s", text);
+    ok(text && !strstr(text, "workspace"), "files alone add no workspace key");
+    free(text);
+    json_decref(j);
+    s.argv = NULL;
+    rt_spec_free(&s);
 }
 
 static void test_result_shape(void)
@@ -677,7 +805,7 @@ static void test_result_refusals(void)
 
 int main(void)
 {
-    tap_plan(156);
+    tap_plan(186);
     test_full_spec();
     test_defaults();
     test_unknown_keys();
@@ -690,6 +818,9 @@ int main(void)
     test_deep();
     test_long_command();
     test_spec_round_trip();
+    test_files();
+    test_file_refusals();
+    test_files_to_json();
     test_result_shape();
     test_result_signals();
     test_result_output();

@@ -1,0 +1,542 @@
+#include "exec.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "metrics.h"
+#include "sandbox.h"
+#include "spec_json.h"
+
+struct pending {                /* JSON lines not yet handed to the connection */
+    char *p;
+    size_t len, off, cap;
+};
+
+struct sd_exec {
+    rt_spec spec;
+    char id[32];
+    char *language;
+    bool stream;
+    sd_exec_env env;
+    bool slot_held, killed, done, final_sent, client_left;
+    int client_fd;              /* the connection, watched for a client that left */
+    double t_admitted, t_started, t_done, queued_ms;
+    rt_supervisor *sup;
+    rt_sandbox *sb;
+    rt_result result;
+    char *poll_error;           /* the supervisor failed: said in the result */
+    struct pending out;
+    unsigned char carry[3][4];  /* per stream: an incomplete UTF-8 sequence */
+    size_t carry_len[3];
+};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int sd_problem_set(sd_problem *p, unsigned http, const char *code, const rt_error *err)
+{
+    p->http = http;
+    p->code = code;
+    p->field[0] = '\0';
+    if (err != &p->err)
+        p->err = *err;
+    const char *colon = strstr(p->err.msg, ": ");
+    size_t n = colon ? (size_t)(colon - p->err.msg) : 0;
+    if (n > 0 && n < sizeof p->field && !memchr(p->err.msg, ' ', n)) {
+        memcpy(p->field, p->err.msg, n);
+        p->field[n] = '\0';
+    }
+    return -1;
+}
+
+__attribute__((format(printf, 2, 3))) static int bad_request(sd_problem *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->err.msg, sizeof p->err.msg, fmt, ap);
+    va_end(ap);
+    p->err.code = 0;
+    return sd_problem_set(p, 400, "bad_request", &p->err);
+}
+
+static void make_id(char *out, size_t len)
+{
+    unsigned char r[10];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        static atomic_ulong fallback;  /* getrandom cannot fail after boot; stay unique */
+        snprintf(out, len, "ex_%020lu", atomic_fetch_add(&fallback, 1));
+        return;
+    }
+    snprintf(out, len, "ex_");
+    for (size_t i = 0; i < sizeof r; i++)
+        snprintf(out + 3 + 2 * i, len - 3 - 2 * i, "%02x", r[i]);
+}
+
+/* Takes a daemon-only key out of the request (the spec decoder refuses keys it
+ * does not know). Returns a new reference or NULL. */
+static json_t *take(json_t *req, const char *key)
+{
+    json_t *v = json_incref(json_object_get(req, key));
+    json_object_del(req, key);
+    return v;
+}
+
+/* "encoding": "base64" applies to every file given as a plain string. */
+static int apply_files_encoding(json_t *req, const json_t *enc, sd_problem *p)
+{
+    if (!enc)
+        return 0;
+    const char *e = json_string_value(enc);
+    if (!e || (strcmp(e, "base64") != 0 && strcmp(e, "utf-8") != 0))
+        return bad_request(p, "encoding: must be \"utf-8\" or \"base64\"");
+    json_t *files = json_object_get(req, "files");
+    const char *name;
+    json_t *v;
+    json_object_foreach(files, name, v)
+        if (json_is_string(v))
+            json_object_set_new(files, name, json_pack("{s:O, s:s}", "content", v, "encoding", e));
+    return 0;
+}
+
+/* code + language: the code becomes the language's file in /workspace and the
+ * language's command runs it. */
+static int apply_language(const sd_snapshot *snap, json_t *req, json_t *code,
+                          json_t *lang, const sd_language **out, sd_problem *p)
+{
+    *out = NULL;
+    if (!code && !lang)
+        return 0;
+    if (!code)
+        return bad_request(p, "code: required with language");
+    if (!json_is_string(code))
+        return bad_request(p, "code: must be a string");
+    if (!lang)
+        return bad_request(p, "language: required with code (see GET /v1/languages)");
+    if (!json_is_string(lang))
+        return bad_request(p, "language: must be a string");
+    if (json_object_get(req, "command"))
+        return bad_request(p, "command: give either command or code with language, not "
+                              "both");
+    const sd_language *l = sd_languages_find(&snap->languages, json_string_value(lang));
+    if (!l)
+        return bad_request(p, "language: \"%.60s\" is not defined here (see GET "
+                              "/v1/languages)", json_string_value(lang));
+    if (!l->available)
+        return bad_request(p, "language: %s is not installed on this server", l->name);
+    json_t *files = json_object_get(req, "files");
+    if (!files) {
+        files = json_object();
+        json_object_set_new(req, "files", files);
+    } else if (!json_is_object(files)) {
+        return bad_request(p, "files: must be an object of name: content");
+    }
+    if (json_object_get(files, l->file))
+        return bad_request(p, "files: \"%s\" is where the code goes; rename the file", l->file);
+    json_t *cmd = json_array();
+    for (size_t i = 0; l->command[i]; i++)
+        json_array_append_new(cmd, json_string(l->command[i]));
+    json_object_set(files, l->file, code);
+    json_object_set_new(req, "command", cmd);
+    *out = l;
+    return 0;
+}
+
+/* Limits: the profile's, then the language's, then the request's; then the
+ * server's maxima (refused, not clamped). */
+static int apply_settings(const sd_snapshot *snap, const rt_profile *prof, const sd_language *l,
+                          json_t *req, sd_exec *x, sd_problem *p)
+{
+    rt_error err;
+    if (rt_profile_apply(prof, &x->spec, &err) < 0)
+        return sd_problem_set(p, 500, "internal", &err);
+    json_t *lang = l && l->limits ? json_pack("{s:O}", "limits", l->limits) : NULL;
+    int rc = lang ? rt_spec_settings_from_json(lang, &x->spec, &err) : 0;
+    json_decref(lang);
+    if (rc < 0)
+        return sd_problem_set(p, 500, "internal", &err);
+    json_t *mine = json_object();
+    if (json_object_get(req, "limits"))
+        json_object_set(mine, "limits", json_object_get(req, "limits"));
+    if (json_object_get(req, "network"))
+        json_object_set(mine, "network", json_object_get(req, "network"));
+    rc = rt_spec_settings_from_json(mine, &x->spec, &err);
+    json_decref(mine);
+    if (rc < 0 || sd_limits_check_max(&x->spec.limits, &snap->config.max_limits, &err) < 0)
+        return sd_problem_set(p, 400, "bad_request", &err);
+    return 0;
+}
+
+/* The request's keys: the spec's (less those naming host paths) and the daemon's. */
+static int check_keys(const json_t *req, sd_problem *p)
+{
+    static const char *const known[] = {
+        "command", "code", "language", "stdin", "stdin_encoding", "env", "cwd", "files",
+        "encoding", "limits", "profile", "image", "network", "stream",
+    };
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)req, key, v) {
+        size_t i = 0;
+        while (i < sizeof known / sizeof *known && strcmp(key, known[i]) != 0)
+            i++;
+        if (strcmp(key, "workspace") == 0 || strcmp(key, "mounts") == 0)
+            return bad_request(p, "%s: host paths cannot be named through the API (send "
+                                  "files instead)", key);
+        if (i == sizeof known / sizeof *known)
+            return bad_request(p, "%.60s: unknown key (use command or code and language, "
+                                  "stdin, stdin_encoding, env, cwd, files, encoding, limits, "
+                                  "profile, image, network, stream)", key);
+    }
+    return 0;
+}
+
+static int build(const sd_snapshot *snap, json_t *req, sd_exec *x, sd_problem *p)
+{
+    if (check_keys(req, p) < 0)
+        return -1;
+    json_t *stream = take(req, "stream"), *code = take(req, "code"),
+           *lang = take(req, "language"), *prof = take(req, "profile"),
+           *image = take(req, "image"), *enc = take(req, "encoding");
+    const sd_language *l = NULL;
+    const sd_image *im = NULL;
+    const rt_profile *profile = NULL;
+    const char *pname = prof ? json_string_value(prof) : snap->config.default_profile;
+    int rc = -1;
+    if (stream && !json_is_boolean(stream)) {
+        bad_request(p, "stream: must be true or false");
+        goto out;
+    }
+    x->stream = json_is_true(stream);
+    if (!pname) {
+        bad_request(p, "profile: must be a string");
+        goto out;
+    }
+    if (!(profile = sd_snapshot_profile(snap, pname))) {
+        bad_request(p, "profile: \"%.60s\" is not offered here (see GET /v1/info)", pname);
+        goto out;
+    }
+    if (image && (!json_is_string(image) ||
+                  !(im = sd_config_image(&snap->config, json_string_value(image))))) {
+        bad_request(p, "image: \"%.60s\" is not offered here (see GET /v1/info)",
+                    json_is_string(image) ? json_string_value(image) : "(not a string)");
+        goto out;
+    }
+    if (apply_files_encoding(req, enc, p) < 0 || apply_language(snap, req, code, lang, &l, p) < 0)
+        goto out;
+    json_object_set_new(req, "workspace", json_string("tmpfs"));
+    if (rt_spec_from_json(req, &x->spec, &p->err) < 0) {
+        sd_problem_set(p, 400, "bad_request", &p->err);
+        goto out;
+    }
+    if (apply_settings(snap, profile, l, req, x, p) < 0)
+        goto out;
+    if (im && im->path && !(x->spec.image = strdup(im->path))) {
+        rt_error_set(&p->err, ENOMEM, "image");
+        sd_problem_set(p, 500, "internal", &p->err);
+        goto out;
+    }
+    if (l && !(x->language = strdup(l->name))) {
+        rt_error_set(&p->err, ENOMEM, "language");
+        sd_problem_set(p, 500, "internal", &p->err);
+        goto out;
+    }
+    rc = 0;
+out:
+    json_decref(stream);
+    json_decref(code);
+    json_decref(lang);
+    json_decref(prof);
+    json_decref(image);
+    json_decref(enc);
+    return rc;
+}
+
+int sd_exec_prepare(const sd_snapshot *snap, const char *body, size_t len, sd_exec **out,
+                    sd_problem *p)
+{
+    *out = NULL;
+    json_error_t je;
+    json_t *req = json_loadb(body, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &je);
+    if (!req) {
+        rt_error_set(&p->err, 0, "invalid JSON at line %d, column %d: %s", je.line, je.column,
+                     je.text);
+        return sd_problem_set(p, 400, "invalid_json", &p->err);
+    }
+    if (!json_is_object(req)) {
+        json_decref(req);
+        return bad_request(p, "the body must be a JSON object");
+    }
+    sd_exec *x = calloc(1, sizeof *x);
+    if (!x) {
+        json_decref(req);
+        rt_error_set(&p->err, ENOMEM, "request");
+        return sd_problem_set(p, 500, "internal", &p->err);
+    }
+    x->client_fd = -1;
+    rt_spec_init(&x->spec);
+    rt_result_init(&x->result, 0);
+    make_id(x->id, sizeof x->id);
+    int rc = build(snap, req, x, p);
+    json_decref(req);
+    if (rc < 0) {
+        sd_exec_free(x);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+void sd_exec_watch_client(sd_exec *x, int fd)
+{
+    x->client_fd = fd;
+}
+
+bool sd_exec_client_left(const sd_exec *x)
+{
+    return x->client_left;
+}
+
+bool sd_exec_streaming(const sd_exec *x)
+{
+    return x->stream;
+}
+
+/* ---- streaming: output chunks become JSON lines ---- */
+
+static void push(struct pending *o, const char *s, size_t n)
+{
+    if (o->len + n > o->cap) {
+        size_t cap = o->cap ? o->cap : 4096;
+        while (cap < o->len + n)
+            cap *= 2;
+        char *q = realloc(o->p, cap);
+        if (!q)
+            return;            /* dropped: the final result still carries the output */
+        o->p = q;
+        o->cap = cap;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+static void push_json(struct pending *o, json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+    if (s) {
+        push(o, s, strlen(s));
+        push(o, "\n", 1);
+    }
+    free(s);
+    json_decref(j);
+}
+
+/* Bytes at the end that begin a UTF-8 sequence the next chunk completes. */
+static size_t incomplete_tail(const unsigned char *s, size_t n)
+{
+    for (size_t back = 1; back <= 3 && back <= n; back++) {
+        unsigned char c = s[n - back];
+        if ((c & 0xc0) == 0x80)
+            continue;
+        size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+        return need > back ? back : 0;
+    }
+    return 0;
+}
+
+static void emit_chunk(sd_exec *x, int stream, const unsigned char *data, size_t len)
+{
+    if (!len)
+        return;
+    bool b64 = false;
+    json_t *v = rt_bytes_to_json((const char *)data, len, &b64);
+    json_t *line = json_pack("{s:s, s:o}", "type", stream == 1 ? "stdout" : "stderr", "data", v);
+    if (line && b64)
+        json_object_set_new(line, "encoding", json_string("base64"));
+    push_json(&x->out, line);
+}
+
+static void on_output(void *ctx, int stream, const char *data, size_t len)
+{
+    sd_exec *x = ctx;
+    if (stream != 1 && stream != 2)
+        return;
+    size_t have = x->carry_len[stream], total = have + len;
+    unsigned char *buf = malloc(total);
+    if (!buf)
+        return;
+    memcpy(buf, x->carry[stream], have);
+    memcpy(buf + have, data, len);
+    size_t tail = incomplete_tail(buf, total);
+    emit_chunk(x, stream, buf, total - tail);
+    memcpy(x->carry[stream], buf + total - tail, tail);
+    x->carry_len[stream] = tail;
+    free(buf);
+}
+
+/* ---- running ---- */
+
+static void release_slot(sd_exec *x)
+{
+    if (x->slot_held) {
+        sd_admission_leave(x->env.admission);
+        x->slot_held = false;
+    }
+}
+
+static void finish(sd_exec *x)
+{
+    x->done = true;
+    x->t_done = now_ms();
+    if (x->poll_error && x->result.status != RT_STATUS_ERROR)
+        rt_result_set_error(&x->result, x->poll_error);
+    rt_supervisor_free(x->sup);
+    x->sup = NULL;
+    release_slot(x);
+    double setup = x->t_started - x->t_admitted + x->result.setup_ms;
+    sd_metrics_execution(x->result.status, x->t_done - x->t_admitted, setup);
+}
+
+/* A peer that closed its side will never read the answer. */
+static bool client_gone(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+static void supervise(sd_exec *x, int timeout_ms)
+{
+    if (!x->killed && (atomic_load(x->env.kill_all) ||
+                       (x->client_left = client_gone(x->client_fd)))) {
+        rt_sandbox_kill(x->sb, RT_STATUS_CANCELLED);
+        x->killed = true;
+    }
+    rt_error err;
+    if (rt_supervisor_poll(x->sup, timeout_ms, &err) < 0 && !x->poll_error) {
+        x->poll_error = strdup(err.msg);
+        rt_sandbox_kill(x->sb, RT_STATUS_ERROR);
+        x->killed = true;
+    }
+    rt_sandbox *sb = rt_supervisor_take_done(x->sup);
+    if (sb) {
+        rt_result_free(&x->result);
+        rt_sandbox_finish(sb, &x->result);
+        x->sb = NULL;
+        finish(x);
+    }
+}
+
+int sd_exec_start(sd_exec *x, const sd_exec_env *env, sd_problem *p)
+{
+    x->env = *env;
+    switch (sd_admission_enter(env->admission, &x->queued_ms)) {
+    case SD_ADMIT_FULL:
+        rt_error_set(&p->err, 0, "every sandbox slot is busy and the queue is full; retry "
+                                 "later");
+        return sd_problem_set(p, 429, "queue_full", &p->err);
+    case SD_ADMIT_CLOSED:
+        rt_error_set(&p->err, 0, "the server is shutting down");
+        return sd_problem_set(p, 503, "shutting_down", &p->err);
+    case SD_ADMIT_OK:
+        break;
+    }
+    x->slot_held = true;
+    x->t_admitted = now_ms();
+    rt_error err;
+    rt_callbacks cb = {x->stream ? on_output : NULL, x};
+    x->t_started = now_ms();   /* result.setup_ms counts from inside the start call */
+    if (!(x->sup = rt_supervisor_new(&err)) ||
+        rt_sandbox_start(x->sup, &x->spec, &cb, &x->sb, &err) < 0) {
+        /* Nothing started (no cgroup, no fds): the result says why, as for a
+         * setup failure inside the sandbox. */
+        rt_result_set_error(&x->result, err.msg);
+        finish(x);
+    }
+    return 0;
+}
+
+static json_t *result_json(const sd_exec *x)
+{
+    json_t *res = rt_result_to_json(&x->result);
+    double setup = x->t_started - x->t_admitted + x->result.setup_ms;
+    double run = x->t_done - x->t_admitted - setup;
+    json_t *j = json_pack("{s:s, s:s, s:s?}", "id", x->id, "profile",
+                          x->spec.profile ? x->spec.profile : "", "language", x->language);
+    if (!res || !j || json_object_update(j, res) < 0) {
+        json_decref(res);
+        json_decref(j);
+        return NULL;
+    }
+    json_decref(res);
+    json_object_set_new(j, "queued_ms", json_real(x->queued_ms));
+    json_object_set_new(j, "setup_ms", json_real(setup));
+    json_object_set_new(j, "run_ms", json_real(run > 0 ? run : 0));
+    return j;
+}
+
+json_t *sd_exec_wait(sd_exec *x)
+{
+    while (!x->done)
+        supervise(x, 250);
+    return result_json(x);
+}
+
+ssize_t sd_exec_read(sd_exec *x, char *buf, size_t max)
+{
+    for (;;) {
+        struct pending *o = &x->out;
+        if (o->off < o->len) {
+            size_t n = o->len - o->off < max ? o->len - o->off : max;
+            memcpy(buf, o->p + o->off, n);
+            o->off += n;
+            if (o->off == o->len)
+                o->off = o->len = 0;
+            return (ssize_t)n;
+        }
+        if (x->final_sent)
+            return 0;
+        if (x->done) {
+            for (int s = 1; s <= 2; s++)   /* a sequence the program never finished */
+                emit_chunk(x, s, x->carry[s], x->carry_len[s]);
+            x->carry_len[1] = x->carry_len[2] = 0;
+            push_json(o, json_pack("{s:s, s:o}", "type", "result", "result", result_json(x)));
+            x->final_sent = true;
+            continue;
+        }
+        supervise(x, 250);
+    }
+}
+
+const char *sd_exec_status(const sd_exec *x)
+{
+    return x->done ? rt_status_name(x->result.status) : NULL;
+}
+
+void sd_exec_free(sd_exec *x)
+{
+    if (!x)
+        return;
+    if (x->sb && !x->done) {
+        rt_sandbox_kill(x->sb, RT_STATUS_CANCELLED);
+        x->killed = true;
+        for (int i = 0; i < 40 && !x->done; i++)
+            supervise(x, 250);
+    }
+    rt_supervisor_free(x->sup);   /* kills and reaps whatever is left */
+    release_slot(x);
+    rt_spec_free(&x->spec);
+    rt_result_free(&x->result);
+    free(x->language);
+    free(x->poll_error);
+    free(x->out.p);
+    free(x);
+}
