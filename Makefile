@@ -25,7 +25,9 @@ CLI_SRC  := $(filter-out $(EXEC_ONLY),$(wildcard cli/*.c))
 SD_SRC   := $(wildcard sandboxd/*.c)
 SD_OBJ   := $(SD_SRC:%.c=$(BUILD)/obj/%.o)
 SD_LIB_SAN := $(patsubst %.c,$(BUILD)/san/%.o,$(filter-out sandboxd/main.c,$(SD_SRC)))
-UNIT_SRC := $(wildcard tests/runtime/*.c tests/cli/*.c tests/sandboxd/*.c)
+ORCH_SRC := $(wildcard orchestrator/*.c)
+ORCH_SAN := $(ORCH_SRC:%.c=$(BUILD)/san/%.o)
+UNIT_SRC := $(wildcard tests/runtime/*.c tests/cli/*.c tests/sandboxd/*.c tests/orchestrator/*.c)
 RT_OBJ   := $(RT_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 RT_SAN   := $(RT_SRC:%.c=$(BUILD)/san/%.o)
@@ -106,6 +108,15 @@ $(SD_UNIT_BIN): $(BUILD)/tests/sandboxd/%.t: tests/sandboxd/%.c tests/tap.h $(BU
 	    $(SD_LIB_SAN) $(BUILD)/libsbxrt-san.a $(shell pkg-config --libs libmicrohttpd 2>/dev/null) \
 	    $(LDLIBS)
 
+# The orchestrator's modules.
+ORCH_UNIT_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%.t,$(wildcard tests/orchestrator/*.c))
+$(ORCH_UNIT_BIN): $(BUILD)/tests/orchestrator/%.t: tests/orchestrator/%.c tests/tap.h \
+                  $(BUILD)/libsbxrt-san.a $(ORCH_SAN)
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(CPPFLAGS) -Itests -Iorchestrator $(CFLAGS) $(SAN) -O1 $(LDFLAGS) -o $@ $< \
+	    $(ORCH_SAN) $(BUILD)/libsbxrt-san.a $(LDLIBS)
+
 # In-process stage breakdown of a sandbox start (run by bench/run.sh).
 $(BUILD)/bench/stages: bench/stages.c $(BUILD)/libsbxrt.a
 	@mkdir -p $(dir $@)
@@ -156,7 +167,7 @@ install: all
 
 # Bans functions with no bound on what they write.
 lint:
-	@! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|gets)\s*\(' runtime/*.c cli/*.c sandboxd/*.c tests/*/*.c \
+	@! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|gets)\s*\(' runtime/*.c cli/*.c sandboxd/*.c orchestrator/*.c tests/*/*.c \
 	    || (echo "unsafe function used (see above)"; false)
 
 format:
