@@ -784,9 +784,27 @@ static json_t *signal_name_json(int sig)
     return json_string(name);
 }
 
+/* Bytes of JSON text the escaped string takes: control bytes cost 6 (\u0001). */
+static size_t escaped_len(const char *data, size_t n)
+{
+    size_t len = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)data[i];
+        len += c == '"' || c == '\\' || c == '\n' || c == '\t' || c == '\r' || c == '\b' ||
+                       c == '\f'
+                   ? 2
+               : c < 0x20 ? 6
+                          : 1;
+    }
+    return len;
+}
+
 json_t *rt_bytes_to_json(const char *data, size_t n, bool *base64)
 {
-    json_t *s = json_stringn(data ? data : "", n);
+    /* Text mostly of control bytes would grow up to 6 times: base64 caps it at 4/3. */
+    json_t *s = escaped_len(data, n) <= (n + 2) / 3 * 4 + 16 ? json_stringn(data ? data : "", n)
+                                                             : NULL;
 
     *base64 = !s;
     return s ? s : base64_json(data, n);

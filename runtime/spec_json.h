@@ -37,7 +37,8 @@
  *
  * Result: the shape in docs (status, exit_code, signal, signal_name, stdout,
  * stderr, *_truncated, usage, limits_enforced, setup_ms, error, syscall). Output
- * that is not valid UTF-8 travels as base64 with "stdout_encoding": "base64".
+ * that is not valid UTF-8, or mostly control bytes (see rt_bytes_to_json), travels
+ * as base64 with "stdout_encoding": "base64".
  *
  * Text holding NUL bytes (stdin, output) is encoded as \u0000; decode request
  * and result bodies with json_loads(..., JSON_ALLOW_NUL, ...) or jansson refuses
@@ -72,9 +73,10 @@ json_t *rt_result_to_json(const rt_result *r);
  * of the wrong type are refused. On failure r is left empty. */
 int rt_result_from_json(const json_t *obj, rt_result *r, rt_error *err);
 
-/* Bytes as a JSON string when they are valid UTF-8 (NULs allowed), else as
- * base64 with *base64 set: the encoding every output in the API uses. NULL
- * only when out of memory. */
+/* Bytes as a JSON string when they are valid UTF-8 (NULs allowed) and escaping
+ * them costs no more than base64 would, else as base64 with *base64 set: the
+ * encoding every output in the API uses (so an answer is at most about 4/3 of
+ * the output). NULL only when out of memory. */
 json_t *rt_bytes_to_json(const char *data, size_t n, bool *base64);
 
 /* Base64 (RFC 4648, padded). Encode: a malloc'd NUL-terminated string, NULL when

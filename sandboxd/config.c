@@ -96,6 +96,8 @@ static int set_string(char **dst, const char *val, rt_error *err)
 static int check_listen(const char *s, rt_error *err)
 {
     const char *colon = strrchr(s, ':');
+    if (strlen(s) > 255)
+        return rt_error_set(err, 0, "longer than 255 bytes");
     if (!colon || colon == s)
         return rt_error_set(err, 0, "\"%.80s\" is not HOST:PORT", s);
     uint64_t port;

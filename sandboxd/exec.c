@@ -2,12 +2,15 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "metrics.h"
 #include "sandbox.h"
@@ -31,7 +34,11 @@ struct sd_exec {
     rt_sandbox *sb;
     rt_result result;
     char *poll_error;           /* the supervisor failed: said in the result */
-    struct pending out;
+    struct pending out;         /* streaming: guarded by lock */
+    pthread_t streamer;         /* streaming: supervises, whether or not the client reads */
+    bool streamer_running, stop;
+    pthread_mutex_t lock;
+    pthread_cond_t more;        /* out grew or the stream ended */
     unsigned char carry[3][4];  /* per stream: an incomplete UTF-8 sequence */
     size_t carry_len[3];
 };
@@ -200,9 +207,22 @@ static int check_keys(const json_t *req, sd_problem *p)
     return 0;
 }
 
+/* Names are matched against the operator's lists; one with a NUL in it would
+ * match on its first part only. */
+static int check_names(const json_t *req, sd_problem *p)
+{
+    static const char *const names[] = {"profile", "image", "language"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const json_t *v = json_object_get(req, names[i]);
+        if (json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v))
+            return bad_request(p, "%s: a NUL byte in a name", names[i]);
+    }
+    return 0;
+}
+
 static int build(const sd_snapshot *snap, json_t *req, sd_exec *x, sd_problem *p)
 {
-    if (check_keys(req, p) < 0)
+    if (check_keys(req, p) < 0 || check_names(req, p) < 0)
         return -1;
     json_t *stream = take(req, "stream"), *code = take(req, "code"),
            *lang = take(req, "language"), *prof = take(req, "profile"),
@@ -261,17 +281,71 @@ out:
     return rc;
 }
 
+/* A parsed JSON value costs jansson far more than its text (an empty object in
+ * three bytes of "{}," is about a hundred): bodies are refused by their number of
+ * values before parsing, and few parse at once, so that the memory a request can
+ * make the daemon allocate stays near its size. */
+#define MAX_JSON_VALUES 100000
+
+static size_t count_values(const char *b, size_t n)
+{
+    size_t values = 1;
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = b[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == ',' || c == '[' || c == '{') {
+            values++;
+        }
+    }
+    return values;
+}
+
+static sem_t parsing;
+
+static void parsing_init(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    sem_init(&parsing, 0, cores > 1 ? (unsigned)cores * 2 : 2);
+}
+
+static json_t *parse_body(const char *body, size_t len, sd_problem *p)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    size_t values = count_values(body, len);
+    if (values > MAX_JSON_VALUES) {
+        rt_error_set(&p->err, 0, "the body holds about %zu JSON values; at most %d are taken",
+                     values, MAX_JSON_VALUES);
+        sd_problem_set(p, 400, "invalid_json", &p->err);
+        return NULL;
+    }
+    pthread_once(&once, parsing_init);
+    while (sem_wait(&parsing) < 0)
+        ;
+    json_error_t je;
+    json_t *req = json_loadb(body, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &je);
+    sem_post(&parsing);
+    if (!req) {
+        rt_error_set(&p->err, 0, "invalid JSON at line %d, column %d: %s", je.line, je.column,
+                     je.text);
+        sd_problem_set(p, 400, "invalid_json", &p->err);
+    }
+    return req;
+}
+
 int sd_exec_prepare(const sd_snapshot *snap, const char *body, size_t len, sd_exec **out,
                     sd_problem *p)
 {
     *out = NULL;
-    json_error_t je;
-    json_t *req = json_loadb(body, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &je);
-    if (!req) {
-        rt_error_set(&p->err, 0, "invalid JSON at line %d, column %d: %s", je.line, je.column,
-                     je.text);
-        return sd_problem_set(p, 400, "invalid_json", &p->err);
-    }
+    json_t *req = parse_body(body, len, p);
+    if (!req)
+        return -1;
     if (!json_is_object(req)) {
         json_decref(req);
         return bad_request(p, "the body must be a JSON object");
@@ -283,6 +357,8 @@ int sd_exec_prepare(const sd_snapshot *snap, const char *body, size_t len, sd_ex
         return sd_problem_set(p, 500, "internal", &p->err);
     }
     x->client_fd = -1;
+    pthread_mutex_init(&x->lock, NULL);
+    pthread_cond_init(&x->more, NULL);
     rt_spec_init(&x->spec);
     rt_result_init(&x->result, 0);
     make_id(x->id, sizeof x->id);
@@ -370,10 +446,13 @@ static void on_output(void *ctx, int stream, const char *data, size_t len)
     sd_exec *x = ctx;
     if (stream != 1 && stream != 2)
         return;
+    pthread_mutex_lock(&x->lock);
     size_t have = x->carry_len[stream], total = have + len;
     unsigned char *buf = malloc(total);
-    if (!buf)
+    if (!buf) {
+        pthread_mutex_unlock(&x->lock);
         return;
+    }
     memcpy(buf, x->carry[stream], have);
     memcpy(buf + have, data, len);
     size_t tail = incomplete_tail(buf, total);
@@ -381,6 +460,8 @@ static void on_output(void *ctx, int stream, const char *data, size_t len)
     memcpy(x->carry[stream], buf + total - tail, tail);
     x->carry_len[stream] = tail;
     free(buf);
+    pthread_cond_broadcast(&x->more);
+    pthread_mutex_unlock(&x->lock);
 }
 
 /* ---- running ---- */
@@ -435,6 +516,34 @@ static void supervise(sd_exec *x, int timeout_ms)
     }
 }
 
+static json_t *result_json(const sd_exec *x);
+
+/* The streamer: supervises to the end on its own thread, so deadlines, limits,
+ * a client that left and shutdown act even while the client does not read. */
+static void *stream_main(void *arg)
+{
+    sd_exec *x = arg;
+    while (!x->done) {          /* done already when the start failed */
+        pthread_mutex_lock(&x->lock);
+        bool stop = x->stop;
+        pthread_mutex_unlock(&x->lock);
+        if (stop && !x->killed) {
+            rt_sandbox_kill(x->sb, RT_STATUS_CANCELLED);
+            x->killed = true;
+        }
+        supervise(x, 250);
+    }
+    pthread_mutex_lock(&x->lock);
+    for (int s = 1; s <= 2; s++)   /* a sequence the program never finished */
+        emit_chunk(x, s, x->carry[s], x->carry_len[s]);
+    x->carry_len[1] = x->carry_len[2] = 0;
+    push_json(&x->out, json_pack("{s:s, s:o}", "type", "result", "result", result_json(x)));
+    x->final_sent = true;
+    pthread_cond_broadcast(&x->more);
+    pthread_mutex_unlock(&x->lock);
+    return NULL;
+}
+
 int sd_exec_start(sd_exec *x, const sd_exec_env *env, sd_problem *p)
 {
     x->env = *env;
@@ -460,6 +569,14 @@ int sd_exec_start(sd_exec *x, const sd_exec_env *env, sd_problem *p)
          * setup failure inside the sandbox. */
         rt_result_set_error(&x->result, err.msg);
         finish(x);
+    }
+    if (x->stream) {
+        int e = pthread_create(&x->streamer, NULL, stream_main, x);
+        if (e != 0) {
+            rt_error_set(&p->err, e, "starting the stream");
+            return sd_problem_set(p, 500, "internal", &p->err);
+        }
+        x->streamer_running = true;
     }
     return 0;
 }
@@ -492,28 +609,20 @@ json_t *sd_exec_wait(sd_exec *x)
 
 ssize_t sd_exec_read(sd_exec *x, char *buf, size_t max)
 {
-    for (;;) {
-        struct pending *o = &x->out;
-        if (o->off < o->len) {
-            size_t n = o->len - o->off < max ? o->len - o->off : max;
-            memcpy(buf, o->p + o->off, n);
-            o->off += n;
-            if (o->off == o->len)
-                o->off = o->len = 0;
-            return (ssize_t)n;
-        }
-        if (x->final_sent)
-            return 0;
-        if (x->done) {
-            for (int s = 1; s <= 2; s++)   /* a sequence the program never finished */
-                emit_chunk(x, s, x->carry[s], x->carry_len[s]);
-            x->carry_len[1] = x->carry_len[2] = 0;
-            push_json(o, json_pack("{s:s, s:o}", "type", "result", "result", result_json(x)));
-            x->final_sent = true;
-            continue;
-        }
-        supervise(x, 250);
+    ssize_t n = 0;
+    pthread_mutex_lock(&x->lock);
+    struct pending *o = &x->out;
+    while (o->off == o->len && !x->final_sent)
+        pthread_cond_wait(&x->more, &x->lock);
+    if (o->off < o->len) {
+        n = (ssize_t)(o->len - o->off < max ? o->len - o->off : max);
+        memcpy(buf, o->p + o->off, (size_t)n);
+        o->off += (size_t)n;
+        if (o->off == o->len)
+            o->off = o->len = 0;
     }
+    pthread_mutex_unlock(&x->lock);
+    return n;
 }
 
 const char *sd_exec_status(const sd_exec *x)
@@ -525,7 +634,12 @@ void sd_exec_free(sd_exec *x)
 {
     if (!x)
         return;
-    if (x->sb && !x->done) {
+    if (x->streamer_running) {
+        pthread_mutex_lock(&x->lock);
+        x->stop = true;
+        pthread_mutex_unlock(&x->lock);
+        pthread_join(x->streamer, NULL);
+    } else if (x->sb && !x->done) {
         rt_sandbox_kill(x->sb, RT_STATUS_CANCELLED);
         x->killed = true;
         for (int i = 0; i < 40 && !x->done; i++)
@@ -538,5 +652,7 @@ void sd_exec_free(sd_exec *x)
     free(x->language);
     free(x->poll_error);
     free(x->out.p);
+    pthread_mutex_destroy(&x->lock);
+    pthread_cond_destroy(&x->more);
     free(x);
 }

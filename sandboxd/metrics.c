@@ -8,7 +8,7 @@
 #include <string.h>
 
 /* HTTP codes we answer with; anything else lands in the last slot ("other"). */
-static const unsigned codes[] = {200, 400, 401, 404, 405, 413, 415, 429, 500, 503};
+static const unsigned codes[] = {200, 400, 401, 404, 405, 413, 415, 429, 499, 500, 503};
 #define N_CODES (sizeof codes / sizeof *codes)
 #define N_STATUS (RT_STATUS_ERROR + 1)
 

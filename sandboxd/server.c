@@ -85,6 +85,24 @@ static void utc_now(char *buf, size_t len)
     snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
+/* Client-supplied or truncated text may not be UTF-8: such bytes become '?'
+ * rather than losing the whole answer or log line. */
+static json_t *safe_string(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    char *copy = strdup(s);
+    if (!copy)
+        return json_string("(out of memory)");
+    for (char *p = copy; *p; p++)
+        if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+            *p = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
 /* One write per line, so lines from different threads never interleave. */
 static void log_json(json_t *line)
 {
@@ -161,10 +179,9 @@ static void request_unref(struct request *req)
         return;
     char t[40];
     utc_now(t, sizeof t);
-    json_t *path = json_string(req->path);
-    json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:f, s:s?, s:s}", "time", t,
-                             "level", "info", "request_id", req->id, "method", req->method,
-                             "path", path ? path : json_string("(not UTF-8)"), "status",
+    json_t *line = json_pack("{s:s, s:s, s:s, s:o, s:o, s:i, s:f, s:s?, s:s}", "time", t,
+                             "level", "info", "request_id", req->id, "method",
+                             safe_string(req->method), "path", safe_string(req->path), "status",
                              (int)req->status, "duration_ms", now_ms() - req->t0,
                              "sandbox_status", req->sandbox_status, "via",
                              req->tcp ? "tcp" : "unix");
@@ -243,12 +260,9 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, struct request *req,
 static enum MHD_Result reply_problem(struct MHD_Connection *c, struct request *req,
                                      const sd_problem *p)
 {
-    json_t *msg = json_string(p->err.msg);
-    json_t *err = json_pack("{s:s, s:o, s:s?}", "code", p->code,
-                            "message", msg ? msg : json_string("(message not UTF-8)"),
-                            "field", p->field[0] ? p->field : NULL);
-    if (err && !p->field[0])
-        json_object_set_new(err, "field", json_null());
+    json_t *err = json_pack("{s:s, s:o, s:o}", "code", p->code, "message",
+                            safe_string(p->err.msg), "field",
+                            p->field[0] ? safe_string(p->field) : json_null());
     return reply_json(c, req, p->http, json_pack("{s:o}", "error", err));
 }
 
@@ -543,7 +557,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_data_size) {
-        take_body(req, upload_data, *upload_data_size);
+        if (req->route == SD_ROUTE_EXEC)   /* other routes take no body: dropped */
+            take_body(req, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -613,6 +628,8 @@ static int listen_tcp(const char *addr, rt_error *err)
     char host[256];
     snprintf(host, sizeof host, "%s", addr);
     char *colon = strrchr(host, ':');
+    if (!colon)
+        return rt_error_set(err, 0, "listen %.80s: not HOST:PORT", addr);
     *colon = '\0';
     const char *port = colon + 1, *h = host;
     if (host[0] == '[' && colon[-1] == ']') {
@@ -647,6 +664,7 @@ static int start_mhd(struct listener *l, const sd_config *c, rt_error *err)
                             MHD_OPTION_LISTEN_SOCKET, l->fd,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                             MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, l->tcp ? 32u : 0u,
                             MHD_OPTION_CONNECTION_TIMEOUT, 60u,
                             MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1 << 20),
                             MHD_OPTION_END);

@@ -36,7 +36,10 @@ pgrep -f 'sleep 61.25' >/dev/null; ok $((! $?)) "its double-forked daemon child 
 "$SBX" run --json -- sh -c 'head -c 100M /dev/zero; echo done >&2' > "$r"
 is "$(jget "$r" status)" output_limit "a 100 MiB writer gets output_limit"
 is "$(jget "$r" stdout_truncated)" true "stdout is marked truncated"
-len=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["stdout"]))' "$r")
+len=$(python3 -c 'import base64,json,sys
+d = json.load(open(sys.argv[1]))
+out = base64.b64decode(d["stdout"]) if d.get("stdout_encoding") == "base64" else d["stdout"]
+print(len(out))' "$r")
 is "$len" 1048576 "exactly the 1 MiB cap is kept"
 "$SBX" run --output-limit 10 -- echo 0123456789abcdef > "$TMPD/o" 2>/dev/null; rc=$?
 is "$(cat "$TMPD/o")" 0123456789 "pass-through output stops at the cap"

@@ -1,0 +1,119 @@
+#!/bin/bash
+# Regressions of the security review of the daemon: each point failed before its fix.
+. "$(dirname "$0")/lib.sh"
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+D_TCP=1 daemon_start --grace 1s
+
+# Bodies are kept only for /v1/exec: GET with a large body, without a token on
+# TCP, used to pin the body's memory (4 MiB per connection).
+head -c 3000000 /dev/zero | tr '\0' 'a' > "$T/big"
+before=$(rss_kb "$D_PID")
+pids=()
+for i in $(seq 20); do
+    curl -s --max-time 20 -X GET -H 'Content-Type: application/json' --data-binary @"$T/big" \
+        -o /dev/null "http://127.0.0.1:$D_PORT/v1/health" &
+    pids+=($!)
+done
+wait "${pids[@]}"
+after=$(rss_kb "$D_PID")
+lt $(( (after - before) / 1024 )) 30 "20 GETs with 3 MB bodies: RSS grew $(( (after - before) / 1024 )) MB (< 30)"
+health_ok; ok $? "still serving after the large GET bodies"
+
+# 3.6 MB of "{}," made jansson allocate about 300 MB per request, in parallel.
+"$PY" -c 'print("[" + "{},"*1200000 + "{}]")' > "$T/amp.json"
+before=$(rss_kb "$D_PID")
+pids=()
+for i in $(seq 8); do
+    curl -s --max-time 30 --unix-socket "$D_SOCK" -H 'Content-Type: application/json' \
+        --data-binary @"$T/amp.json" -o "$T/amp$i.out" http://sandboxd/v1/exec &
+    pids+=($!)
+done
+wait "${pids[@]}"
+hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$D_PID/status")
+like "$(cat "$T/amp1.out")" '"invalid_json".*at most 100000' "a body of 1.2 million values: 400 before parsing"
+lt $(( (hwm - before) / 1024 )) 100 "8 such bodies at once: peak RSS grew $(( (hwm - before) / 1024 )) MB (< 100)"
+
+# A name cut at 60 bytes inside a UTF-8 character used to fail the error JSON:
+# no answer at all.
+name=$(printf 'a%.0s' $(seq 59))
+exec_json "{\"$name\u00e9\": 1, \"command\": [\"true\"]}"
+is "$STATUS" 400 "a key cut inside a UTF-8 character: 400"
+is "$(jb 'd["error"]["code"]')" bad_request "and the error JSON"
+
+# Names with a NUL matched the operator's lists on their first part.
+exec_json '{"command": ["true"], "profile": "default\u0000x"}'
+is "$STATUS $(jb 'd["error"]["field"]')" "400 profile" "profile with a NUL: 400 field profile"
+exec_json '{"code": "echo", "language": "sh\u0000x"}'
+is "$STATUS $(jb 'd["error"]["field"]')" "400 language" "language with a NUL: 400 field language"
+
+# Output of control bytes used to travel escaped at six times its size.
+exec_json '{"command": ["sh", "-c", "head -c 300000 /dev/zero | tr \"\\\\0\" \"\\\\1\""]}'
+is "$(jb 'd["status"]') $(jb 'd.get("stdout_encoding")')" "ok base64" "control-byte output: base64"
+lt "$(stat -c %s "$BODY")" 450000 "and the answer stays under 1.5 x the output"
+
+# A method that is not UTF-8 left no access-log line.
+"$PY" - "$D_SOCK" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"G\xe9T /v1/info HTTP/1.1\r\nHost: x\r\nX-Request-Id: badmethod-1\r\nConnection: close\r\n\r\n")
+s.recv(65536)
+EOF
+like "$(log_line badmethod-1)" '"method":"G\?T"' "a method that is not UTF-8 is logged, with '?'"
+
+# A client that leaves is counted as 499 in /metrics (it was "other").
+curl -s --max-time 1 --unix-socket "$D_SOCK" -H 'Content-Type: application/json' \
+    -d '{"command": ["sleep", "5"]}' http://sandboxd/v1/exec > /dev/null
+sleep 0.5
+api GET /metrics
+like "$(grep '^sandboxd_http_requests_total{route="/v1/exec",code="499"}' "$BODY")" ' [1-9]' \
+     "a client that left: code=\"499\" in /metrics"
+
+# A streaming client that stops reading: the wall-clock limit still applies
+# (it used to hold until the connection timed out, 60 s).
+"$PY" - "$D_SOCK" > "$T/noread.out" <<'EOF' &
+import json, socket, sys, time
+body = json.dumps({"command": ["sh", "-c", "head -c 4000000 /dev/zero; sleep 31.25"],
+                   "stream": True, "limits": {"timeout": "1s", "output": "8m"}}).encode()
+s = socket.socket(socket.AF_UNIX)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(sys.argv[1])
+s.sendall(b"POST /v1/exec HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          b"Content-Length: %d\r\n\r\n" % len(body) + body)
+time.sleep(6)                 # never reads
+print("done")
+EOF
+reader=$!
+sleep 1
+has_process 'sleep 31.25'; ok $? "the stream's sandbox runs while its client does not read"
+eventually 4 no_process 'sleep 31.25'
+ok $? "the 1 s timeout kills it although the client does not read"
+
+# Shutdown with such a client still takes about the grace period, not 35 s.
+"$PY" - "$D_SOCK" <<'EOF' &
+import json, socket, sys, time
+body = json.dumps({"command": ["sh", "-c", "head -c 4000000 /dev/zero; sleep 32.5"],
+                   "stream": True, "limits": {"output": "8m"}}).encode()
+s = socket.socket(socket.AF_UNIX)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(sys.argv[1])
+s.sendall(b"POST /v1/exec HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          b"Content-Length: %d\r\n\r\n" % len(body) + body)
+time.sleep(20)
+EOF
+stuck=$!
+sleep 1
+t0=$(now_ms)
+daemon_stop
+lt $(( $(now_ms) - t0 )) 8000 "SIGTERM with a client that does not read: stopped in $(( $(now_ms) - t0 )) ms (grace 1 s)"
+kill "$stuck" "$reader" 2>/dev/null
+wait "$stuck" "$reader" 2>/dev/null
+
+# A --listen longer than the buffer crashed the daemon.
+long=$(printf 'h%.0s' $(seq 300)):8080
+out=$(SANDBOXD_TOKENS=$TOKEN "$SANDBOXD" --listen "$long" --check-config 2>&1)
+rc=$?
+is "$rc" 2 "a 300-byte --listen: refused (exit 2), no crash"
+like "$out" 'listen.*255' "and the message says why"
