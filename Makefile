@@ -171,7 +171,7 @@ lint:
 	    || (echo "unsafe function used (see above)"; false)
 
 format:
-	clang-format -i runtime/*.[ch] cli/*.[ch] tests/*/*.c tests/*.h
+	clang-format -i runtime/*.[ch] cli/*.[ch] sandboxd/*.[ch] orchestrator/*.[ch] tests/*/*.c tests/*.h
 
 clean:
 	rm -rf $(BUILD)

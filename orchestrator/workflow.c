@@ -534,21 +534,6 @@ static bool type_ok(orch_type t, const json_t *v)
     return false;
 }
 
-static const char *json_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "?";
-}
-
 static void input_clear(orch_input *in)
 {
     free(in->name);
@@ -591,7 +576,7 @@ static void input_decl(struct ctx *c, const char *name, const json_t *v, const c
         in->description = dup_or_report(c, want_string(c, desc, pkey(p, path, "description")), p);
     if (def && type && !type_ok(in->type, def))
         problem(c, pkey(p, path, "default"), "must be of the input's type, %s, not %s",
-                type_names[in->type], json_type_name(def));
+                type_names[in->type], rt_json_type_name(def));
     else if (def && !(in->default_value = json_deep_copy(def)))
         problem(c, path, "out of memory");
 }
@@ -671,7 +656,7 @@ static void input_values(struct ctx *c, const json_t *given)
         pkey(p, "inputs", in->name ? in->name : "?");
         if (v && !type_ok(in->type, v))
             problem(c, p, "must be %s (its declared type), not %s", type_names[in->type],
-                    json_type_name(v));
+                    rt_json_type_name(v));
         else if (!v && in->required)
             problem(c, p, "required: no value given and no default");
         v = v ? v : in->default_value;

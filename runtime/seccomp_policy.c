@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "spec_json.h"
 
 struct strlist {
     char **v;
@@ -242,26 +243,12 @@ static int out_of_memory(struct compiler *c)
     return rt_error_set(c->err, ENOMEM, "%s", c->where);
 }
 
-static const char *json_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
-    }
-}
-
 static int want(struct compiler *c, const json_t *v, json_type type, const char *path,
                 const char *what)
 {
     if (v && json_typeof(v) == type)
         return 0;
-    return refuse(c, path, "must be %s, not %s", what, json_type_name(v));
+    return refuse(c, path, "must be %s, not %s", what, rt_json_type_name(v));
 }
 
 static int check_keys(struct compiler *c, const json_t *obj, const char *path,
@@ -288,7 +275,7 @@ static int want_u64(struct compiler *c, const json_t *v, const char *path, uint6
                     uint64_t *out)
 {
     if (!json_is_integer(v))
-        return refuse(c, path, "must be an integer, not %s", json_type_name(v));
+        return refuse(c, path, "must be an integer, not %s", rt_json_type_name(v));
     json_int_t i = json_integer_value(v);
     if (i < 0 || (uint64_t)i > max)
         return refuse(c, path, "%lld is out of range (0 to %llu)", (long long)i,

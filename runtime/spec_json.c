@@ -800,6 +800,20 @@ static size_t escaped_len(const char *data, size_t n)
     return len;
 }
 
+const char *rt_json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
 json_t *rt_bytes_to_json(const char *data, size_t n, bool *base64)
 {
     /* Text mostly of control bytes would grow up to 6 times: base64 caps it at 4/3. */

@@ -79,6 +79,9 @@ int rt_result_from_json(const json_t *obj, rt_result *r, rt_error *err);
  * the output). NULL only when out of memory. */
 json_t *rt_bytes_to_json(const char *data, size_t n, bool *base64);
 
+/* "an object", "an integer", "a string"...: for messages about wrong types. */
+const char *rt_json_type_name(const json_t *v);
+
 /* Base64 (RFC 4648, padded). Encode: a malloc'd NUL-terminated string, NULL when
  * out of memory. Decode: strict (padding required, no whitespace); out holds
  * len / 4 * 3 bytes; -1 when s is not valid base64. */
