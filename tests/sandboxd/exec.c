@@ -40,7 +40,7 @@ static const char *str(json_t *o, const char *key)
 
 int main(void)
 {
-    tap_plan(21);
+    tap_plan(23);
     setenv("SBX_PROFILE_PATH", "profiles", 1);
     char *argv[] = {"sandboxd", "--languages", "sandboxd/languages.json", "--socket", "/tmp/x",
                     NULL};
@@ -85,6 +85,16 @@ int main(void)
            json_is_number(json_object_get(r, "setup_ms")) &&
            json_is_number(json_object_get(r, "run_ms")),
        "id and timings");
+    json_decref(r);
+
+    /* python's own limits (192m in languages.json, under the profile's 256m)
+     * apply, and a request's win. */
+#define HOG "{\"code\": \"x = bytearray(224 << 20); print(len(x) >> 20)\", \"language\": \"python\""
+    r = run(HOG "}", adm, &kill_all);
+    is_str(str(r, "status"), "memory_limit", "the language's memory limit applies");
+    json_decref(r);
+    r = run(HOG ", \"limits\": {\"memory\": \"512m\"}}", adm, &kill_all);
+    is_str(str(r, "stdout"), "224\n", "a request's limit overrides the language's");
     json_decref(r);
 
     sd_exec *x;
