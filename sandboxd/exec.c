@@ -14,6 +14,7 @@
 
 #include "metrics.h"
 #include "sandbox.h"
+#include "spawner.h"
 #include "spec_json.h"
 
 struct pending {                /* JSON lines not yet handed to the connection */
@@ -30,10 +31,8 @@ struct sd_exec {
     bool slot_held, killed, done, final_sent, client_left;
     int client_fd;              /* the connection, watched for a client that left */
     double t_admitted, t_started, t_done, queued_ms;
-    rt_supervisor *sup;
-    rt_sandbox *sb;
+    sd_run *run;                /* the sandbox, in a worker of the spawner */
     rt_result result;
-    char *poll_error;           /* the supervisor failed: said in the result */
     struct pending out;         /* streaming: guarded by lock */
     pthread_t streamer;         /* streaming: supervises, whether or not the client reads */
     bool streamer_running, stop;
@@ -478,10 +477,8 @@ static void finish(sd_exec *x)
 {
     x->done = true;
     x->t_done = now_ms();
-    if (x->poll_error && x->result.status != RT_STATUS_ERROR)
-        rt_result_set_error(&x->result, x->poll_error);
-    rt_supervisor_free(x->sup);
-    x->sup = NULL;
+    sd_run_free(x->run);
+    x->run = NULL;
     release_slot(x);
     double setup = x->t_started - x->t_admitted + x->result.setup_ms;
     sd_metrics_execution(x->result.status, x->t_done - x->t_admitted, setup);
@@ -498,20 +495,14 @@ static void supervise(sd_exec *x, int timeout_ms)
 {
     if (!x->killed && (atomic_load(x->env.kill_all) ||
                        (x->client_left = client_gone(x->client_fd)))) {
-        rt_sandbox_kill(x->sb, RT_STATUS_CANCELLED);
+        sd_run_cancel(x->run);
         x->killed = true;
     }
-    rt_error err;
-    if (rt_supervisor_poll(x->sup, timeout_ms, &err) < 0 && !x->poll_error) {
-        x->poll_error = strdup(err.msg);
-        rt_sandbox_kill(x->sb, RT_STATUS_ERROR);
-        x->killed = true;
-    }
-    rt_sandbox *sb = rt_supervisor_take_done(x->sup);
-    if (sb) {
+    rt_callbacks cb = {x->stream ? on_output : NULL, x};
+    rt_result res;
+    if (sd_run_poll(x->run, timeout_ms, &cb, &res)) {
         rt_result_free(&x->result);
-        rt_sandbox_finish(sb, &x->result);
-        x->sb = NULL;
+        x->result = res;
         finish(x);
     }
 }
@@ -528,7 +519,7 @@ static void *stream_main(void *arg)
         bool stop = x->stop;
         pthread_mutex_unlock(&x->lock);
         if (stop && !x->killed) {
-            rt_sandbox_kill(x->sb, RT_STATUS_CANCELLED);
+            sd_run_cancel(x->run);
             x->killed = true;
         }
         supervise(x, 250);
@@ -561,10 +552,8 @@ int sd_exec_start(sd_exec *x, const sd_exec_env *env, sd_problem *p)
     x->slot_held = true;
     x->t_admitted = now_ms();
     rt_error err;
-    rt_callbacks cb = {x->stream ? on_output : NULL, x};
-    x->t_started = now_ms();   /* result.setup_ms counts from inside the start call */
-    if (!(x->sup = rt_supervisor_new(&err)) ||
-        rt_sandbox_start(x->sup, &x->spec, &cb, &x->sb, &err) < 0) {
+    x->t_started = now_ms();   /* result.setup_ms counts from the worker's start call */
+    if (sd_run_start(&x->spec, &x->run, &err) < 0) {
         /* Nothing started (no cgroup, no fds): the result says why, as for a
          * setup failure inside the sandbox. */
         rt_result_set_error(&x->result, err.msg);
@@ -639,18 +628,17 @@ void sd_exec_free(sd_exec *x)
         x->stop = true;
         pthread_mutex_unlock(&x->lock);
         pthread_join(x->streamer, NULL);
-    } else if (x->sb && !x->done) {
-        rt_sandbox_kill(x->sb, RT_STATUS_CANCELLED);
+    } else if (x->run && !x->done) {
+        sd_run_cancel(x->run);
         x->killed = true;
         for (int i = 0; i < 40 && !x->done; i++)
             supervise(x, 250);
     }
-    rt_supervisor_free(x->sup);   /* kills and reaps whatever is left */
+    sd_run_free(x->run);   /* the worker sees EOF and stops its sandbox */
     release_slot(x);
     rt_spec_free(&x->spec);
     rt_result_free(&x->result);
     free(x->language);
-    free(x->poll_error);
     free(x->out.p);
     pthread_mutex_destroy(&x->lock);
     pthread_cond_destroy(&x->more);

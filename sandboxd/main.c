@@ -9,6 +9,7 @@
 #include "cgroup.h"
 #include "server.h"
 #include "snapshot.h"
+#include "spawner.h"
 #include "version.h"
 
 static int make_dir(const char *path, rt_error *err)
@@ -76,8 +77,14 @@ static void serve(sd_server *srv, int argc, char **argv, const sigset_t *set)
             if (sd_snapshot_load(argc, argv, &snap, &check, &help, &version, &err) < 0)
                 sd_log("error", "reload failed; the running configuration stays", "error",
                        err.msg);
-            else
+            else if (sd_spawner_profiles(snap->config.profiles, snap->config.n_profiles,
+                                         &err) < 0) {
+                sd_log("error", "reload failed; the running configuration stays", "error",
+                       err.msg);
+                sd_snapshot_unref(snap);
+            } else {
                 sd_server_reload(srv, snap);
+            }
             continue;
         }
         if (sig == SIGTERM || sig == SIGINT) {
@@ -106,7 +113,20 @@ int main(int argc, char **argv)
         sd_snapshot_unref(snap);
         return 0;
     }
-    /* Before any thread exists, so every thread inherits the mask. */
+    if (prepare_state(&snap->config, &err) < 0) {
+        fprintf(stderr, "sandboxd: %s\n", err.msg);
+        sd_snapshot_unref(snap);
+        return 1;
+    }
+    rt_cgroup_sweep();         /* groups left by a daemon that was killed */
+    /* Before any thread exists: the spawner must be a copy of a one-thread
+     * process, and every thread inherits the mask. */
+    if (sd_spawner_start(&err) < 0 ||
+        sd_spawner_profiles(snap->config.profiles, snap->config.n_profiles, &err) < 0) {
+        fprintf(stderr, "sandboxd: %s\n", err.msg);
+        sd_snapshot_unref(snap);
+        return 1;
+    }
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -114,12 +134,6 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    if (prepare_state(&snap->config, &err) < 0) {
-        fprintf(stderr, "sandboxd: %s\n", err.msg);
-        sd_snapshot_unref(snap);
-        return 1;
-    }
-    rt_cgroup_sweep();         /* groups left by a daemon that was killed */
     sd_server *srv = sd_server_new(snap, &err);
     if (!srv) {
         fprintf(stderr, "sandboxd: %s\n", err.msg);

@@ -111,6 +111,26 @@ lt $(( $(now_ms) - t0 )) 8000 "SIGTERM with a client that does not read: stopped
 kill "$stuck" "$reader" 2>/dev/null
 wait "$stuck" "$reader" 2>/dev/null
 
+# Sandboxes come from the spawner, not from a clone of the daemon's connection
+# thread: pid 1 used to be "MHD-connection", holding the daemon's memory.
+daemon_start
+exec_json '{"command": ["sh", "-c", "grep ^Name: /proc/1/status"]}'
+is "$(jb 'd["stdout"]')" "$(printf 'Name:\tsandboxd-spawn\n')" "pid 1 is a fork of the spawner"
+SPAWNER=$(ps -o pid=,comm= --ppid "$D_PID" | awk '$2 == "sandboxd-spawn" {print $1}')
+ok "$([ -n "$SPAWNER" ]; echo $?)" "the daemon's child is the spawner"
+
+# kill -9 of the daemon: the spawner, its workers and their sandboxes die with it.
+curl -s --max-time 10 --unix-socket "$D_SOCK" -H 'Content-Type: application/json' \
+    -d '{"command": ["sleep", "33.75"]}' http://sandboxd/v1/exec > /dev/null &
+sleep 1
+has_process 'sleep 33.75'; ok $? "a sandbox runs"
+kill -KILL "$D_PID"
+wait "$D_PID" 2>/dev/null
+gone() { ! pgrep -f 'slee[p] 33.75' > /dev/null && ! alive "$SPAWNER"; }
+eventually 3 gone
+ok $? "kill -9 of the daemon: its sandbox and spawner are gone within 3 s"
+rm -f "$D_SOCK"
+
 # A --listen longer than the buffer crashed the daemon.
 long=$(printf 'h%.0s' $(seq 300)):8080
 out=$(SANDBOXD_TOKENS=$TOKEN "$SANDBOXD" --listen "$long" --check-config 2>&1)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "exec.h"
+#include "spawner.h"
 #include "tap.h"
 
 static sd_snapshot *snap;
@@ -46,7 +47,9 @@ int main(void)
                     NULL};
     bool check, help, version;
     rt_error err;
-    if (sd_snapshot_load(5, argv, &snap, &check, &help, &version, &err) < 0) {
+    if (sd_spawner_start(&err) < 0 ||
+        sd_snapshot_load(5, argv, &snap, &check, &help, &version, &err) < 0 ||
+        sd_spawner_profiles(snap->config.profiles, snap->config.n_profiles, &err) < 0) {
         diag("%s", err.msg);
         return 1;
     }
