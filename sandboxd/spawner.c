@@ -123,8 +123,10 @@ static int worker_spec(int fd, rt_spec *spec, rt_error *err)
         return rt_error_set(err, 0, "spec: %s", je.text);
     int rc = rt_spec_from_json(obj, spec, err);
     json_decref(obj);
-    if (rc < 0 || !spec->profile)
-        return rc < 0 ? -1 : 0;
+    if (rc < 0)
+        return -1;
+    if (!spec->profile)        /* no profile would mean no filter: fail closed */
+        return rt_error_set(err, 0, "the spec names no profile");
     for (size_t i = 0; i < n_profiles; i++)
         if (strcmp(profiles[i]->name, spec->profile) == 0) {
             spec->seccomp = rt_seccomp_ref(profiles[i]->base.seccomp);
