@@ -27,6 +27,8 @@ SD_OBJ   := $(SD_SRC:%.c=$(BUILD)/obj/%.o)
 SD_LIB_SAN := $(patsubst %.c,$(BUILD)/san/%.o,$(filter-out sandboxd/main.c,$(SD_SRC)))
 ORCH_SRC := $(wildcard orchestrator/*.c)
 ORCH_SAN := $(ORCH_SRC:%.c=$(BUILD)/san/%.o)
+ORCH_OBJ := $(ORCH_SRC:%.c=$(BUILD)/obj/%.o)
+ORCH_LIBS := $(shell pkg-config --libs sqlite3 libarchive 2>/dev/null)
 UNIT_SRC := $(wildcard tests/runtime/*.c tests/cli/*.c tests/sandboxd/*.c tests/orchestrator/*.c)
 RT_OBJ   := $(RT_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -43,7 +45,7 @@ endif
 
 DEBS := build-essential pkg-config libseccomp-dev libcap-dev libjansson-dev \
         libcurl4-openssl-dev libarchive-dev libmicrohttpd-dev libsqlite3-dev \
-        perl iproute2 procps bubblewrap hyperfine busybox-static python3 curl
+        perl iproute2 procps bubblewrap hyperfine busybox-static python3 curl bc
 
 # The library's API; the other headers are internal.
 PUBLIC_H := error.h spec.h result.h sandbox.h spec_json.h parse.h cgroup.h seccomp_policy.h \
@@ -86,10 +88,12 @@ $(BUILD)/sbx-exec: $(EXEC_OBJ) $(BUILD)/libsbxrt.a
 	    $(shell pkg-config --libs libcurl 2>/dev/null) $(LDLIBS)
 
 # The daemon: dynamic (libmicrohttpd), one thread per connection.
-$(BUILD)/sandboxd: $(SD_OBJ) $(BUILD)/libsbxrt.a
+# It runs workflows with the orchestrator (SQLite, libarchive).
+$(BUILD)/obj/sandboxd/%.o $(BUILD)/san/sandboxd/%.o: CPPFLAGS += -Iorchestrator
+$(BUILD)/sandboxd: $(SD_OBJ) $(ORCH_OBJ) $(BUILD)/libsbxrt.a
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--as-needed -o $@ $(SD_OBJ) $(BUILD)/libsbxrt.a \
-	    $(shell pkg-config --libs libmicrohttpd 2>/dev/null) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--as-needed -o $@ $(SD_OBJ) $(ORCH_OBJ) $(BUILD)/libsbxrt.a \
+	    $(shell pkg-config --libs libmicrohttpd 2>/dev/null) $(ORCH_LIBS) $(LDLIBS)
 
 # Unit tests build with ASan+UBSan; they link the runtime and the CLI's modules.
 $(BUILD)/tests/%.t: tests/%.c tests/tap.h $(BUILD)/libsbxrt-san.a $(CLI_LIB_SAN)
@@ -101,12 +105,12 @@ $(BUILD)/tests/%.t: tests/%.c tests/tap.h $(BUILD)/libsbxrt-san.a $(CLI_LIB_SAN)
 # The daemon's modules, tested without the HTTP layer's main.
 SD_UNIT_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%.t,$(wildcard tests/sandboxd/*.c))
 $(SD_UNIT_BIN): $(BUILD)/tests/sandboxd/%.t: tests/sandboxd/%.c tests/tap.h $(BUILD)/libsbxrt-san.a \
-                $(SD_LIB_SAN)
+                $(SD_LIB_SAN) $(ORCH_SAN)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	$(Q)$(CC) $(CPPFLAGS) -Itests -Isandboxd $(CFLAGS) $(SAN) -O1 $(LDFLAGS) -o $@ $< \
-	    $(SD_LIB_SAN) $(BUILD)/libsbxrt-san.a $(shell pkg-config --libs libmicrohttpd 2>/dev/null) \
-	    $(LDLIBS)
+	$(Q)$(CC) $(CPPFLAGS) -Itests -Isandboxd -Iorchestrator $(CFLAGS) $(SAN) -O1 $(LDFLAGS) -o $@ $< \
+	    $(SD_LIB_SAN) $(ORCH_SAN) $(BUILD)/libsbxrt-san.a \
+	    $(shell pkg-config --libs libmicrohttpd 2>/dev/null) $(ORCH_LIBS) $(LDLIBS)
 
 # The orchestrator's modules.
 ORCH_UNIT_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%.t,$(wildcard tests/orchestrator/*.c))
@@ -115,7 +119,7 @@ $(ORCH_UNIT_BIN): $(BUILD)/tests/orchestrator/%.t: tests/orchestrator/%.c tests/
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(CPPFLAGS) -Itests -Iorchestrator $(CFLAGS) $(SAN) -O1 $(LDFLAGS) -o $@ $< \
-	    $(ORCH_SAN) $(BUILD)/libsbxrt-san.a $(LDLIBS)
+	    $(ORCH_SAN) $(BUILD)/libsbxrt-san.a $(ORCH_LIBS) $(LDLIBS)
 
 # In-process stage breakdown of a sandbox start (run by bench/run.sh).
 $(BUILD)/bench/stages: bench/stages.c $(BUILD)/libsbxrt.a

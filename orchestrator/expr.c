@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "spec_json.h"
 
 /* ---- the tree ---------------------------------------------------------- */
 
@@ -73,26 +74,6 @@ static void quote(char *buf, size_t size, const char *s, size_t len)
     buf[n] = '\0';
     if (len > n && n + 4 <= size - 1)
         memcpy(buf + n, "...", 4);
-}
-
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
 }
 
 /* "a, b, c" or "none", cut to fit. */
@@ -729,7 +710,7 @@ static int walk(const struct node *n, char *path, const json_t **v, rt_error *er
             path_add(path, "[%" JSON_INTEGER_FORMAT "]", a->index);
             if (!json_is_array(cur))
                 return rt_error_set(err, 0, "%s: %s is %s, not an array", path, was,
-                                    type_name(cur));
+                                    rt_json_type_name(cur));
             if (a->index < 0 || (size_t)a->index >= json_array_size(cur))
                 return rt_error_set(err, 0, "%s: index out of range (length %zu)", path,
                                     json_array_size(cur));
@@ -739,7 +720,7 @@ static int walk(const struct node *n, char *path, const json_t **v, rt_error *er
         path_add(path, a->bracket ? "['%s']" : ".%s", a->key);
         if (!json_is_object(cur))
             return rt_error_set(err, 0, "%s: %s is %s, not an object", path, was,
-                                type_name(cur));
+                                rt_json_type_name(cur));
         *v = json_object_get(cur, a->key);
         if (!*v) {
             list_keys(cur, keys, sizeof keys);
@@ -867,7 +848,7 @@ static int order(const struct node *n, const json_t *a, const json_t *b, bool *r
             c = (la > lb) - (la < lb);
     } else {
         return rt_error_set(err, 0, "at %zu: cannot compare %s with %s using '%s'", n->pos,
-                            type_name(a), type_name(b), op_text(n->kind));
+                            rt_json_type_name(a), rt_json_type_name(b), op_text(n->kind));
     }
     *res = n->kind == N_LT ? c < 0 : n->kind == N_GT ? c > 0 : n->kind == N_LE ? c <= 0 : c >= 0;
     return 0;
@@ -1076,7 +1057,7 @@ static int split(orch_template *t, const char *s, size_t len, rt_error *err)
 
     for (;;) {
         const char *open = memmem(s + at, len - at, "${{", 3);
-        size_t o = open ? (size_t)(open - s) : len, c;
+        size_t o = open ? (size_t)(open - s) : len, c = 0;
         blank_text = blank_text && blank(s + at, o - at);
         if (add_text(t, s + at, o - at, err) < 0)
             return -1;

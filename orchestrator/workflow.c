@@ -34,6 +34,7 @@ struct ctx {
     const json_t *steps_json;
     json_t *ids;              /* step id -> index of its first step */
     size_t n_ordered;         /* steps placed in wf->order (all but cycles) */
+    bool in_values;           /* checking the caller's input values */
 };
 
 static const char *const top_keys[] = {
@@ -84,6 +85,7 @@ static __attribute__((format(printf, 3, 4))) void problem(struct ctx *c, const c
     }
     orch_problem *q = &p->v[p->n];
     snprintf(q->path, sizeof q->path, "%s", path);
+    q->given = c->in_values;
     va_start(ap, fmt);
     vsnprintf(q->message, sizeof q->message, fmt, ap);
     va_end(ap);
@@ -636,8 +638,10 @@ static void input_values(struct ctx *c, const json_t *given)
     json_t *val;
     char p[PATH], names[LIST];
 
+    c->in_values = true;
     if (!(wf->input_values = json_object())) {
         problem(c, "inputs", "out of memory");
+        c->in_values = false;
         return;
     }
     if (given && !json_is_object(given)) {
@@ -664,6 +668,7 @@ static void input_values(struct ctx *c, const json_t *given)
                                             v ? json_deep_copy(v) : json_null()) < 0)
             problem(c, p, "out of memory");
     }
+    c->in_values = false;
 }
 
 /* ---- workflow-level settings ---------------------------------------------- */

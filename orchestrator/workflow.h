@@ -43,6 +43,7 @@
 typedef struct orch_problem {
     char path[256];     /* "steps[1].retry.backoff"; "" for the document */
     char message[512];
+    bool given;         /* about the caller's input values, not the document */
 } orch_problem;
 
 typedef struct orch_problems {

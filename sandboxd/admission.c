@@ -87,7 +87,25 @@ void sd_admission_resize(sd_admission *a, unsigned max_running, unsigned max_que
     pthread_mutex_unlock(&a->lock);
 }
 
-sd_admit sd_admission_enter(sd_admission *a, double *queued_ms)
+/* Takes the waiter out of the line when it gives up; the lock is held. */
+static void unlink_waiter(sd_admission *a, struct waiter *w)
+{
+    struct waiter *prev = NULL;
+    for (struct waiter *p = a->head; p; prev = p, p = p->next) {
+        if (p != w)
+            continue;
+        if (prev)
+            prev->next = w->next;
+        else
+            a->head = w->next;
+        if (a->tail == w)
+            a->tail = prev;
+        a->queued--;
+        return;
+    }
+}
+
+static sd_admit enter(sd_admission *a, bool bounded, const atomic_int *stop, double *queued_ms)
 {
     double t0 = now_ms();
     sd_admit res = SD_ADMIT_OK;
@@ -96,26 +114,53 @@ sd_admit sd_admission_enter(sd_admission *a, double *queued_ms)
         res = SD_ADMIT_CLOSED;
     } else if (!a->head && a->running < a->max_running) {
         a->running++;
-    } else if (a->queued >= a->max_queue) {
+    } else if (bounded && a->queued >= a->max_queue) {
         res = SD_ADMIT_FULL;
     } else {
         struct waiter w = {.granted = false};
-        pthread_cond_init(&w.turn, NULL);
+        cond_init(&w.turn);
         if (a->tail)
             a->tail->next = &w;
         else
             a->head = &w;
         a->tail = &w;
         a->queued++;
-        do    /* grant() unlinks us before it signals */
-            pthread_cond_wait(&w.turn, &a->lock);
-        while (!w.granted && !a->closed);
+        for (;;) {   /* grant() unlinks us before it signals */
+            if (!stop) {
+                pthread_cond_wait(&w.turn, &a->lock);
+            } else {
+                struct timespec dl;
+                clock_gettime(CLOCK_MONOTONIC, &dl);
+                dl.tv_nsec += 50 * 1000000L;
+                if (dl.tv_nsec >= 1000000000L) {
+                    dl.tv_sec++;
+                    dl.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&w.turn, &a->lock, &dl);
+            }
+            if (w.granted || a->closed)
+                break;
+            if (stop && atomic_load(stop)) {
+                unlink_waiter(a, &w);
+                break;
+            }
+        }
         pthread_cond_destroy(&w.turn);
         res = w.granted ? SD_ADMIT_OK : SD_ADMIT_CLOSED;
     }
     pthread_mutex_unlock(&a->lock);
     *queued_ms = now_ms() - t0;
     return res;
+}
+
+sd_admit sd_admission_enter(sd_admission *a, double *queued_ms)
+{
+    return enter(a, true, NULL, queued_ms);
+}
+
+sd_admit sd_admission_enter_until(sd_admission *a, const atomic_int *stop, double *queued_ms)
+{
+    return enter(a, false, stop, queued_ms);
 }
 
 void sd_admission_leave(sd_admission *a)

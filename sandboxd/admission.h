@@ -3,6 +3,7 @@
 #ifndef SBX_SANDBOXD_ADMISSION_H
 #define SBX_SANDBOXD_ADMISSION_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 typedef struct sd_admission sd_admission;
@@ -19,6 +20,10 @@ void sd_admission_free(sd_admission *a);
 void sd_admission_resize(sd_admission *a, unsigned max_running, unsigned max_queue);
 /* Waits in line for a slot; *queued_ms is the time spent waiting. */
 sd_admit sd_admission_enter(sd_admission *a, double *queued_ms);
+/* The workflow engine's attempts: they wait whatever the queue's length (the
+ * engine bounds how many there are) and give up when *stop becomes non-zero
+ * (SD_ADMIT_CLOSED). */
+sd_admit sd_admission_enter_until(sd_admission *a, const atomic_int *stop, double *queued_ms);
 void sd_admission_leave(sd_admission *a);
 /* Refuses new and waiting requests from now on. */
 void sd_admission_close(sd_admission *a);

@@ -10,6 +10,7 @@
 
 #include "parse.h"
 #include "spec_json.h"
+#include "stepio.h"
 
 const char sd_usage[] =
     "usage: sandboxd [OPTIONS]\n"
@@ -32,6 +33,7 @@ const char sd_usage[] =
     "  --max-connections N    open client connections [512]\n"
     "  --max-body SIZE        largest request body; beyond it 413 [4m]\n"
     "  --grace DUR            on SIGTERM, time running sandboxes get to finish [10s]\n"
+    "  --workspace-size SIZE  each workflow's shared /workspace (tmpfs) [256m]\n"
     "  --languages FILE       language definitions [languages.json in the data dir]\n"
     "  --profiles A,B         profiles clients may ask for [default,strict]\n"
     "  --default-profile NAME profile of requests that name none [default]\n"
@@ -66,6 +68,8 @@ static const struct setting settings[] = {
      OFF(max_connections), 65536, 0},
     {"max_body", "SANDBOXD_MAX_BODY", "max-body", K_SIZE, OFF(max_body_bytes), 1ull << 30, 0},
     {"grace", "SANDBOXD_GRACE", "grace", K_DURATION0, OFF(grace_ms), 3600ull * 1000, 0},
+    {"workspace_size", "SANDBOXD_WORKSPACE_SIZE", "workspace-size", K_SIZE,
+     OFF(workspace_bytes), 1ull << 40, 0},
     {"languages", "SANDBOXD_LANGUAGES", "languages", K_PATH, OFF(languages_file), 0, 0},
     {"profiles", "SANDBOXD_PROFILES", "profiles", K_NAMES, OFF(profiles), 0, OFF(n_profiles)},
     {"default_profile", "SANDBOXD_DEFAULT_PROFILE", "default-profile", K_PATH,
@@ -285,6 +289,34 @@ static int set_limits(sd_config *c, const json_t *obj, rt_error *err)
     return 0;
 }
 
+/* "prices": what workflow steps cost; each key optional, a number >= 0. */
+static int set_prices(sd_config *c, const json_t *obj, rt_error *err)
+{
+    static const struct { const char *key; size_t off; } keys[] = {
+        {"usd_per_cpu_second", OFF(usd_per_cpu_second)},
+        {"usd_per_gb_second", OFF(usd_per_gb_second)},
+        {"usd_per_run", OFF(usd_per_run)},
+    };
+    if (!json_is_object(obj))
+        return rt_error_set(err, 0, "prices: must be an object");
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v) {
+        size_t i = 0;
+        while (i < sizeof keys / sizeof *keys && strcmp(key, keys[i].key) != 0)
+            i++;
+        if (i == sizeof keys / sizeof *keys)
+            return rt_error_set(err, 0, "prices.%.60s: unknown key (usd_per_cpu_second, "
+                                        "usd_per_gb_second, usd_per_run)", key);
+        double d = json_number_value(v);
+        if (!json_is_number(v) || !(d >= 0) || d > 1e6)
+            return rt_error_set(err, 0, "prices.%s: must be a number of USD from 0 to 1e6",
+                                key);
+        *(double *)((char *)c + keys[i].off) = d;
+    }
+    return 0;
+}
+
 static int load_file(sd_config *c, const char *path, rt_error *err)
 {
     json_error_t je;
@@ -306,6 +338,8 @@ static int load_file(sd_config *c, const char *path, rt_error *err)
             rc = set_images(c, v, err);
         else if (strcmp(key, "limits") == 0)
             rc = set_limits(c, v, err);
+        else if (strcmp(key, "prices") == 0)
+            rc = set_prices(c, v, err);
         else
             rc = rt_error_set(err, 0, "%s: unknown key", key);
         if (rc < 0) {
@@ -370,6 +404,10 @@ static int set_defaults(sd_config *c, rt_error *err)
     c->max_connections = 512;
     c->max_body_bytes = 4ull << 20;
     c->grace_ms = 10 * 1000;
+    c->workspace_bytes = 256ull << 20;
+    c->usd_per_cpu_second = ORCH_PRICE_CPU_SECOND;
+    c->usd_per_gb_second = ORCH_PRICE_GB_SECOND;
+    c->usd_per_run = ORCH_PRICE_RUN;
     c->max_limits = (rt_limits){
         .wall_ms = 5 * 60 * 1000, .cpu_ms = 5 * 60 * 1000, .memory_bytes = 2ull << 30,
         .pids = 1024, .output_bytes = 16ull << 20, .file_bytes = 1ull << 30,

@@ -36,6 +36,10 @@ typedef struct sd_config {
     sd_image *images;
     size_t n_images;
     rt_limits max_limits;      /* a request above one of these is refused */
+    uint64_t workspace_bytes;  /* each workflow's shared /workspace */
+    double usd_per_cpu_second; /* workflow costs (docs/workflows.md) */
+    double usd_per_gb_second;
+    double usd_per_run;
 } sd_config;
 
 /* Fills c from defaults, the config file (--config or SANDBOXD_CONFIG), the

@@ -160,13 +160,13 @@ static int apply_language(const sd_snapshot *snap, json_t *req, json_t *code,
 /* Limits: the profile's, then the language's, then the request's; then the
  * server's maxima (refused, not clamped). */
 static int apply_settings(const sd_snapshot *snap, const rt_profile *prof, const sd_language *l,
-                          json_t *req, sd_exec *x, sd_problem *p)
+                          json_t *req, rt_spec *spec, sd_problem *p)
 {
     rt_error err;
-    if (rt_profile_apply(prof, &x->spec, &err) < 0)
+    if (rt_profile_apply(prof, spec, &err) < 0)
         return sd_problem_set(p, 500, "internal", &err);
     json_t *lang = l && l->limits ? json_pack("{s:O}", "limits", l->limits) : NULL;
-    int rc = lang ? rt_spec_settings_from_json(lang, &x->spec, &err) : 0;
+    int rc = lang ? rt_spec_settings_from_json(lang, spec, &err) : 0;
     json_decref(lang);
     if (rc < 0)
         return sd_problem_set(p, 500, "internal", &err);
@@ -175,9 +175,9 @@ static int apply_settings(const sd_snapshot *snap, const rt_profile *prof, const
         json_object_set(mine, "limits", json_object_get(req, "limits"));
     if (json_object_get(req, "network"))
         json_object_set(mine, "network", json_object_get(req, "network"));
-    rc = rt_spec_settings_from_json(mine, &x->spec, &err);
+    rc = rt_spec_settings_from_json(mine, spec, &err);
     json_decref(mine);
-    if (rc < 0 || sd_limits_check_max(&x->spec.limits, &snap->config.max_limits, &err) < 0)
+    if (rc < 0 || sd_limits_check_max(&spec->limits, &snap->config.max_limits, &err) < 0)
         return sd_problem_set(p, 400, "bad_request", &err);
     return 0;
 }
@@ -219,7 +219,8 @@ static int check_names(const json_t *req, sd_problem *p)
     return 0;
 }
 
-static int build(const sd_snapshot *snap, json_t *req, sd_exec *x, sd_problem *p)
+static int build(const sd_snapshot *snap, json_t *req, rt_spec *spec, bool *streaming,
+                 char **language, sd_problem *p)
 {
     if (check_keys(req, p) < 0 || check_names(req, p) < 0)
         return -1;
@@ -235,7 +236,7 @@ static int build(const sd_snapshot *snap, json_t *req, sd_exec *x, sd_problem *p
         bad_request(p, "stream: must be true or false");
         goto out;
     }
-    x->stream = json_is_true(stream);
+    *streaming = json_is_true(stream);
     if (!pname) {
         bad_request(p, "profile: must be a string");
         goto out;
@@ -253,18 +254,18 @@ static int build(const sd_snapshot *snap, json_t *req, sd_exec *x, sd_problem *p
     if (apply_files_encoding(req, enc, p) < 0 || apply_language(snap, req, code, lang, &l, p) < 0)
         goto out;
     json_object_set_new(req, "workspace", json_string("tmpfs"));
-    if (rt_spec_from_json(req, &x->spec, &p->err) < 0) {
+    if (rt_spec_from_json(req, spec, &p->err) < 0) {
         sd_problem_set(p, 400, "bad_request", &p->err);
         goto out;
     }
-    if (apply_settings(snap, profile, l, req, x, p) < 0)
+    if (apply_settings(snap, profile, l, req, spec, p) < 0)
         goto out;
-    if (im && im->path && !(x->spec.image = strdup(im->path))) {
+    if (im && im->path && !(spec->image = strdup(im->path))) {
         rt_error_set(&p->err, ENOMEM, "image");
         sd_problem_set(p, 500, "internal", &p->err);
         goto out;
     }
-    if (l && !(x->language = strdup(l->name))) {
+    if (l && !(*language = strdup(l->name))) {
         rt_error_set(&p->err, ENOMEM, "language");
         sd_problem_set(p, 500, "internal", &p->err);
         goto out;
@@ -361,7 +362,7 @@ int sd_exec_prepare(const sd_snapshot *snap, const char *body, size_t len, sd_ex
     rt_spec_init(&x->spec);
     rt_result_init(&x->result, 0);
     make_id(x->id, sizeof x->id);
-    int rc = build(snap, req, x, p);
+    int rc = build(snap, req, &x->spec, &x->stream, &x->language, p);
     json_decref(req);
     if (rc < 0) {
         sd_exec_free(x);
@@ -369,6 +370,18 @@ int sd_exec_prepare(const sd_snapshot *snap, const char *body, size_t len, sd_ex
     }
     *out = x;
     return 0;
+}
+
+int sd_exec_build_spec(const sd_snapshot *snap, json_t *req, rt_spec *spec, rt_error *err)
+{
+    sd_problem p = {0};
+    bool streaming = false;
+    char *language = NULL;
+    int rc = build(snap, req, spec, &streaming, &language, &p);
+    free(language);
+    if (rc < 0)
+        *err = p.err;
+    return rc;
 }
 
 void sd_exec_watch_client(sd_exec *x, int fd)

@@ -33,6 +33,9 @@ typedef struct sd_exec sd_exec;
 /* Parses and resolves a request body. On failure fills p (400 with the field). */
 int sd_exec_prepare(const sd_snapshot *snap, const char *body, size_t len, sd_exec **out,
                     sd_problem *p);
+/* For workflow steps: a request object (the body's shape, parsed) to a spec
+ * resolved as POST /v1/exec resolves it; the message names the field. */
+int sd_exec_build_spec(const sd_snapshot *snap, json_t *req, rt_spec *spec, rt_error *err);
 bool sd_exec_streaming(const sd_exec *x);
 /* While it runs, a client that closes this connection cancels the sandbox. */
 void sd_exec_watch_client(sd_exec *x, int fd);

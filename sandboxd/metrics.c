@@ -25,15 +25,27 @@ struct histogram {
     double sum;
 };
 
+static const char *const wf_statuses[] = {"succeeded", "failed", "cancelled", "timed_out",
+                                          "budget_exceeded"};
+static const char *const step_statuses[] = {"ok", "failed", "skipped", "cancelled"};
+#define N_WF (sizeof wf_statuses / sizeof *wf_statuses)
+#define N_STEP (sizeof step_statuses / sizeof *step_statuses)
+static const double wf_buckets[] = {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 1800, 3600, 86400};
+#define N_WF_B (sizeof wf_buckets / sizeof *wf_buckets)
+
 static struct {
     pthread_mutex_t lock;
     uint64_t requests[SD_ROUTE_COUNT][N_CODES + 1];
     uint64_t executions[N_STATUS];
     struct histogram run, setup;
+    uint64_t workflows[N_WF], steps[N_STEP];
+    struct histogram wf_duration, step_duration;
+    double cost_usd;
+    unsigned wf_active;
 } m = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static const char *const route_names[] = {"/v1/health", "/v1/info", "/v1/languages", "/v1/exec",
-                                          "/metrics", "other"};
+                                          "/metrics", "/v1/workflows", "other"};
 
 const char *sd_route_name(sd_route r)
 {
@@ -66,6 +78,42 @@ void sd_metrics_execution(rt_status status, double run_ms, double setup_ms)
     m.executions[status]++;
     observe(&m.run, run_buckets, N_RUN, run_ms / 1e3);
     observe(&m.setup, setup_buckets, N_SETUP, setup_ms / 1e3);
+    pthread_mutex_unlock(&m.lock);
+}
+
+static size_t name_slot(const char *const *names, size_t n, const char *s)
+{
+    size_t i = 0;
+    while (i < n && strcmp(names[i], s) != 0)
+        i++;
+    return i;
+}
+
+void sd_metrics_workflow(const char *status, double duration_ms, double usd)
+{
+    size_t i = name_slot(wf_statuses, N_WF, status);
+    pthread_mutex_lock(&m.lock);
+    if (i < N_WF)
+        m.workflows[i]++;
+    observe(&m.wf_duration, wf_buckets, N_WF_B, duration_ms / 1e3);
+    m.cost_usd += usd;
+    pthread_mutex_unlock(&m.lock);
+}
+
+void sd_metrics_step(const char *status, double duration_ms)
+{
+    size_t i = name_slot(step_statuses, N_STEP, status);
+    pthread_mutex_lock(&m.lock);
+    if (i < N_STEP)
+        m.steps[i]++;
+    observe(&m.step_duration, wf_buckets, N_WF_B, duration_ms / 1e3);
+    pthread_mutex_unlock(&m.lock);
+}
+
+void sd_metrics_workflows_active(unsigned n)
+{
+    pthread_mutex_lock(&m.lock);
+    m.wf_active = n;
     pthread_mutex_unlock(&m.lock);
 }
 
@@ -142,6 +190,27 @@ char *sd_metrics_render(unsigned running, unsigned queued, unsigned max_running,
     add_histogram(&t, "sandboxd_setup_duration_seconds",
                   "Time from an admitted request to the command's exec.", &m.setup,
                   setup_buckets, N_SETUP);
+    add(&t, "# HELP sandboxd_workflows_total Workflows ended, by status.\n"
+            "# TYPE sandboxd_workflows_total counter\n");
+    for (size_t i = 0; i < N_WF; i++)
+        add(&t, "sandboxd_workflows_total{status=\"%s\"} %llu\n", wf_statuses[i],
+            (unsigned long long)m.workflows[i]);
+    add(&t, "# HELP sandboxd_workflows_active Workflows queued or running.\n"
+            "# TYPE sandboxd_workflows_active gauge\nsandboxd_workflows_active %u\n",
+        m.wf_active);
+    add(&t, "# HELP sandboxd_workflow_steps_total Workflow steps ended, by status.\n"
+            "# TYPE sandboxd_workflow_steps_total counter\n");
+    for (size_t i = 0; i < N_STEP; i++)
+        add(&t, "sandboxd_workflow_steps_total{status=\"%s\"} %llu\n", step_statuses[i],
+            (unsigned long long)m.steps[i]);
+    add_histogram(&t, "sandboxd_workflow_duration_seconds", "Workflow wall time, start to end.",
+                  &m.wf_duration, wf_buckets, N_WF_B);
+    add_histogram(&t, "sandboxd_workflow_step_duration_seconds",
+                  "Workflow step wall time, start to end (retries included).",
+                  &m.step_duration, wf_buckets, N_WF_B);
+    add(&t, "# HELP sandboxd_workflow_cost_usd_total Cost of the workflows ended, in USD.\n"
+            "# TYPE sandboxd_workflow_cost_usd_total counter\n"
+            "sandboxd_workflow_cost_usd_total %.9f\n", m.cost_usd);
     pthread_mutex_unlock(&m.lock);
     add(&t, "# HELP sandboxd_sandboxes_running Sandboxes running now.\n"
             "# TYPE sandboxd_sandboxes_running gauge\nsandboxd_sandboxes_running %u\n"

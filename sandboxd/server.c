@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "spec_json.h"
 #include "version.h"
+#include "workflows.h"
 
 struct listener {
     sd_server *srv;
@@ -39,6 +40,7 @@ struct sd_server {
     struct listener unix_l, tcp_l;
     char *socket_path;         /* the file we created, removed at stop */
     bool stopped;
+    sd_workflows *workflows;
 };
 
 struct request {
@@ -51,6 +53,7 @@ struct request {
     char method[16];
     char path[256];
     sd_route route;
+    const char *allow;         /* the methods the path takes */
     unsigned status;
     const char *sandbox_status;
     bool answered;
@@ -219,7 +222,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct request *req, unsi
     if (status == 429 || status == 503)
         MHD_add_response_header(r, "Retry-After", "1");
     if (status == 405)
-        MHD_add_response_header(r, "Allow", req->route == SD_ROUTE_EXEC ? "POST" : "GET, HEAD");
+        MHD_add_response_header(r, "Allow", req->allow);
     enum MHD_Result rc = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     req->status = status;
@@ -397,6 +400,65 @@ static enum MHD_Result handle_exec(struct MHD_Connection *c, struct request *req
     return queue(c, req, 200, r, "application/x-ndjson");
 }
 
+static const char *query_arg(void *ctx, const char *key)
+{
+    return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static ssize_t wf_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    ssize_t n = sd_wf_stream_read(cls, buf, max);
+    return n > 0 ? n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void wf_stream_free(void *cls)
+{
+    sd_wf_stream_free(cls);
+}
+
+static enum MHD_Result handle_workflows(struct MHD_Connection *c, struct request *req)
+{
+    if (req->too_large)
+        return reply_error(c, req, 413, "payload_too_large",
+                           "the body is over this server's maximum of %llu bytes",
+                           (unsigned long long)req->snap->config.max_body_bytes);
+    sd_wf_answer a;
+    sd_workflows_handle(req->srv->workflows, req->method, req->path, query_arg, c,
+                        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key"),
+                        req->body, req->len, &a);
+    struct MHD_Response *r;
+    const char *type = "application/json";
+    if (a.stream) {
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, wf_stream_read,
+                                              a.stream, wf_stream_free);
+        if (!r)
+            sd_wf_stream_free(a.stream);
+        type = "application/x-ndjson";
+    } else if (a.fd >= 0) {
+        r = MHD_create_response_from_fd((uint64_t)a.fd_size, a.fd);
+        if (!r)
+            close(a.fd);
+        type = "application/x-tar";
+    } else {
+        char *text = json_dumps(a.body, JSON_COMPACT | JSON_REAL_PRECISION(9));
+        json_decref(a.body);
+        size_t n = text ? strlen(text) : 0;
+        char *t = text ? realloc(text, n + 2) : NULL;
+        if (!t) {
+            free(text);
+            return MHD_NO;
+        }
+        t[n] = '\n';
+        t[n + 1] = '\0';
+        r = MHD_create_response_from_buffer(n + 1, t, MHD_RESPMEM_MUST_FREE);
+        if (!r)
+            free(t);
+    }
+    if (r && a.location[0])
+        MHD_add_response_header(r, "Location", a.location);
+    return queue(c, req, a.status, r, type);
+}
+
 static enum MHD_Result handle_get(struct MHD_Connection *c, struct request *req)
 {
     sd_server *s = req->srv;
@@ -413,6 +475,8 @@ static enum MHD_Result handle_get(struct MHD_Connection *c, struct request *req)
                           json_pack("{s:o}", "languages", sd_languages_json(&req->snap->languages)));
     case SD_ROUTE_METRICS:
         sd_admission_counts(s->admission, &running, &queued);
+        if (s->workflows)
+            sd_metrics_workflows_active(sd_workflows_active(s->workflows));
         return reply_text(c, req, 200,
                           sd_metrics_render(running, queued, req->snap->config.max_running,
                                             req->snap->config.max_queue),
@@ -432,6 +496,8 @@ static sd_route route_of(const char *url)
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
         if (strcmp(url, routes[i].path) == 0)
             return routes[i].route;
+    if (strncmp(url, "/v1/workflows", 13) == 0 && (url[13] == '\0' || url[13] == '/'))
+        return SD_ROUTE_WORKFLOWS;
     return SD_ROUTE_OTHER;
 }
 
@@ -472,7 +538,6 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct request *req,
                                   const char *method)
 {
     const sd_config *cfg = &req->snap->config;
-    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     bool post = strcmp(method, "POST") == 0;
     /* On TCP nothing but health is told to a caller without a token, not even
      * which routes exist. */
@@ -480,19 +545,26 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct request *req,
         !token_ok(cfg, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")))
         return reply_error(c, req, 401, "unauthorized",
                            "a valid \"Authorization: Bearer TOKEN\" header is required");
-    if (req->route == SD_ROUTE_OTHER)
+    req->allow = req->route == SD_ROUTE_EXEC        ? "POST"
+                 : req->route == SD_ROUTE_WORKFLOWS ? sd_workflows_allow(req->path)
+                                                    : "GET, HEAD";
+    if (req->route == SD_ROUTE_OTHER || !req->allow)
         return reply_error(c, req, 404, "not_found", "no such endpoint: %.100s %.100s", method,
                            req->path);
-    if (req->route == SD_ROUTE_EXEC ? !post : !get)
+    size_t mlen = strlen(method);
+    const char *hit = strstr(req->allow, method);
+    if (mlen == 0 || !hit || (hit[mlen] != '\0' && hit[mlen] != ','))
         return reply_error(c, req, 405, "method_not_allowed", "%.100s does not take %.16s",
                            req->path, method);
     if (!post)
         return MHD_YES;        /* answered on the final call: an answer queued now
                                   would close the connection (libmicrohttpd) */
-    if (!json_type_ok(c))
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    bool has_body = (cl && strtoull(cl, NULL, 10) > 0) ||
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+    if ((req->route == SD_ROUTE_EXEC || has_body) && !json_type_ok(c))
         return reply_error(c, req, 415, "unsupported_media_type",
                            "send the body as Content-Type: application/json");
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > cfg->max_body_bytes)
         return reply_error(c, req, 413, "payload_too_large",
                            "the body (%.20s bytes) is over this server's maximum of %llu bytes",
@@ -557,11 +629,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (req->route == SD_ROUTE_EXEC)   /* other routes take no body: dropped */
-            take_body(req, upload_data, *upload_data_size);
+        if (req->route == SD_ROUTE_EXEC || req->route == SD_ROUTE_WORKFLOWS)
+            take_body(req, upload_data, *upload_data_size);   /* others: dropped */
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (req->route == SD_ROUTE_WORKFLOWS)
+        return handle_workflows(c, req);
     return req->route == SD_ROUTE_EXEC ? handle_exec(c, req) : handle_get(c, req);
 }
 
@@ -691,9 +765,16 @@ sd_server *sd_server_new(sd_snapshot *snap, rt_error *err)
     return s;
 }
 
+static sd_snapshot *snapshot_of(void *ctx)
+{
+    return current_snapshot(ctx);
+}
+
 int sd_server_start(sd_server *s, rt_error *err)
 {
     const sd_config *c = &s->snap->config;
+    if (sd_workflows_start(c, s->admission, snapshot_of, s, &s->workflows, err) < 0)
+        return rt_error_wrap(err, "workflows");
     if (c->socket_path[0]) {
         if ((s->unix_l.fd = listen_unix(c->socket_path, err)) < 0)
             return -1;
@@ -752,8 +833,13 @@ void sd_server_stop(sd_server *s)
     quiesce(&s->tcp_l);
     if (s->socket_path && unlink(s->socket_path) < 0 && errno != ENOENT)
         sd_log("warning", "could not remove the socket", "socket", s->socket_path);
-    sd_admission_close(s->admission);   /* queued requests get 503 */
     long grace = (long)s->snap->config.grace_ms;
+    /* Workflow attempts first, while admission still lets them finish: those
+     * still running after the grace are recorded as interrupted, and resume at
+     * the next start. */
+    sd_workflows_stop(s->workflows, grace);
+    s->workflows = NULL;
+    sd_admission_close(s->admission);   /* queued requests get 503 */
     if (!sd_admission_drain(s->admission, grace)) {
         sd_log("warning", "grace period over: killing running sandboxes", NULL, NULL);
         atomic_store(&s->kill_all, true);

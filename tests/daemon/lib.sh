@@ -256,6 +256,8 @@ finish() {
             done
         fi
     } >&"$TAP_FD" 2>&1
+    # Workflow workspaces are tmpfs mounts under a state directory.
+    awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r umount -l
     rm -rf "$T"
     [ "$T_FAIL" -eq 0 ]
 }

@@ -159,9 +159,9 @@ static void test_ordering(void)
     EV("'b' >= 'c'", "false");
     EV("'\xc3\xa9' > 'z'", "true");
     EV("inputs.count >= 3", "true");
-    EV("1 < 'a'", "eval: at 2: cannot compare a number with a string using '<'");
-    EV("null >= 1", "eval: at 5: cannot compare null with a number using '>='");
-    EV("inputs.list > 1", "eval: at 12: cannot compare an array with a number using '>'");
+    EV("1 < 'a'", "eval: at 2: cannot compare an integer with a string using '<'");
+    EV("null >= 1", "eval: at 5: cannot compare null with an integer using '>='");
+    EV("inputs.list > 1", "eval: at 12: cannot compare an array with an integer using '>'");
     EV("item <= 'a'", "eval: at 5: cannot compare an object with a string using '<='");
     EV("true < false", "eval: at 5: cannot compare a boolean with a boolean using '<'");
 }
@@ -218,8 +218,8 @@ static void test_precedence(void)
     EV("1 != 1 || 2 >= 2", "true");
     EV("!false && !false", "true");
     EV("((((1))))", "1");
-    EV("(1 < 2) < 3", "eval: at 8: cannot compare a boolean with a number using '<'");
-    EV("1 < 2 < 3", "eval: at 6: cannot compare a boolean with a number using '<'");
+    EV("(1 < 2) < 3", "eval: at 8: cannot compare a boolean with an integer using '<'");
+    EV("1 < 2 < 3", "eval: at 6: cannot compare a boolean with an integer using '<'");
 }
 
 static void test_references(void)
@@ -265,7 +265,7 @@ static void test_reference_errors(void)
     EV("item.path.x", "eval: item.path.x: item.path is a string, not an object");
     EV("item.path[0]", "eval: item.path[0]: item.path is a string, not an array");
     EV("item.tags.x", "eval: item.tags.x: item.tags is an array, not an object");
-    EV("index.x", "eval: index.x: index is a number, not an object");
+    EV("index.x", "eval: index.x: index is an integer, not an object");
     EV("inputs.nothing[0]", "eval: inputs.nothing[0]: inputs.nothing is null, not an array");
     EV("inputs.flag.x", "eval: inputs.flag.x: inputs.flag is a boolean, not an object");
     EV("steps.gen.status.x", "eval: steps.gen.status.x: steps.gen.status is a string, not an "
@@ -537,7 +537,7 @@ static void test_templates(void)
     TPL("abc ${{ 1 == }}", "parse: at 13: expected a value after '1 ==', found the end of the "
                            "expression");
     TPL("abc ${{ (1 }}", "parse: at 11: expected ')' after '1', found the end of the expression");
-    TPL("x ${{ 1 < 'a' }}", "render: at 8: cannot compare a number with a string using '<'");
+    TPL("x ${{ 1 < 'a' }}", "render: at 8: cannot compare an integer with a string using '<'");
     TPL("x ${{ inputs.nope }}", "render: inputs.nope: no such input (inputs: " INPUTS ")");
     is_str(render(ctx, "\xff ${{ 1 }}"), "render: rendered template is not valid UTF-8",
            "bad UTF-8 in the literal text");
