@@ -21,7 +21,12 @@ RT_SRC   := $(wildcard runtime/*.c)
 # Debian ships only shared, while sbx is static (cli/exec_cmd.c execs it).
 EXEC_ONLY := cli/sbx_exec.c cli/exec_http.c cli/exec_opts.c cli/exec_answer.c
 EXEC_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(EXEC_ONLY) cli/outcome.c)
-CLI_SRC  := $(filter-out $(EXEC_ONLY),$(wildcard cli/*.c))
+# sbx-workflow: workflows run here (the orchestrator: SQLite, libarchive) and the
+# daemon's workflow API (libcurl); dynamic like sbx-exec, exec'd the same way.
+WF_ONLY  := $(wildcard cli/workflow_*.c)
+WF_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(WF_ONLY) cli/exec_opts.c cli/exec_answer.c \
+            cli/outcome.c)
+CLI_SRC  := $(filter-out $(EXEC_ONLY) $(WF_ONLY),$(wildcard cli/*.c))
 SD_SRC   := $(wildcard sandboxd/*.c)
 SD_OBJ   := $(SD_SRC:%.c=$(BUILD)/obj/%.o)
 SD_LIB_SAN := $(patsubst %.c,$(BUILD)/san/%.o,$(filter-out sandboxd/main.c,$(SD_SRC)))
@@ -34,7 +39,7 @@ RT_OBJ   := $(RT_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 RT_SAN   := $(RT_SRC:%.c=$(BUILD)/san/%.o)
 CLI_LIB_SAN := $(patsubst %.c,$(BUILD)/san/%.o,$(filter-out cli/main.c cli/sbx_exec.c \
-               cli/exec_http.c,$(wildcard cli/*.c)))
+               cli/exec_http.c $(WF_ONLY),$(wildcard cli/*.c)))
 UNIT_BIN := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%.t)
 
 ifeq ($(V),1)
@@ -54,7 +59,7 @@ PUBLIC_H := error.h spec.h result.h sandbox.h spec_json.h parse.h cgroup.h secco
 .PHONY: all check unit bench deps install clean format lint
 # Keep the sanitizer objects the tests link: they are not throwaway intermediates.
 .SECONDARY:
-all: $(BUILD)/sbx $(BUILD)/libsbxrt.a $(BUILD)/sbx-exec $(BUILD)/sandboxd
+all: $(BUILD)/sbx $(BUILD)/libsbxrt.a $(BUILD)/sbx-exec $(BUILD)/sbx-workflow $(BUILD)/sandboxd
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -86,6 +91,14 @@ $(BUILD)/sbx-exec: $(EXEC_OBJ) $(BUILD)/libsbxrt.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--as-needed -o $@ $(EXEC_OBJ) $(BUILD)/libsbxrt.a \
 	    $(shell pkg-config --libs libcurl 2>/dev/null) $(LDLIBS)
+
+$(BUILD)/obj/cli/workflow_%.o: CPPFLAGS += -Iorchestrator -Isandboxd
+$(BUILD)/obj/cli/workflow_%.o: CFLAGS += $(shell pkg-config --cflags libcurl 2>/dev/null)
+$(BUILD)/sbx-workflow: $(WF_OBJ) $(ORCH_OBJ) $(BUILD)/obj/sandboxd/languages.o $(BUILD)/libsbxrt.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--as-needed -o $@ $(WF_OBJ) $(ORCH_OBJ) \
+	    $(BUILD)/obj/sandboxd/languages.o $(BUILD)/libsbxrt.a \
+	    $(shell pkg-config --libs libcurl 2>/dev/null) $(ORCH_LIBS) $(LDLIBS)
 
 # The daemon: dynamic (libmicrohttpd), one thread per connection.
 # It runs workflows with the orchestrator (SQLite, libarchive).
@@ -162,6 +175,7 @@ install: all
 	install -m 0755 $(BUILD)/sandboxd $(DESTDIR)$(PREFIX)/bin/sandboxd
 	install -d $(DESTDIR)$(PREFIX)/libexec/sandboxd
 	install -m 0755 $(BUILD)/sbx-exec $(DESTDIR)$(PREFIX)/libexec/sandboxd/sbx-exec
+	install -m 0755 $(BUILD)/sbx-workflow $(DESTDIR)$(PREFIX)/libexec/sandboxd/sbx-workflow
 	install -m 0644 $(BUILD)/libsbxrt.a $(DESTDIR)$(PREFIX)/lib/libsbxrt.a
 	install -m 0644 $(addprefix runtime/,$(PUBLIC_H)) $(DESTDIR)$(PREFIX)/include/sbx/
 	install -d $(DESTDIR)$(PREFIX)/share/sandboxd/profiles/seccomp

@@ -125,22 +125,6 @@ static int setup(struct call *c)
     return bad ? -1 : 0;
 }
 
-static const char *connect_hint(long os_errno)
-{
-    switch (os_errno) {
-    case ENOENT:
-        return "no socket there: sandboxd is not running, or listens elsewhere "
-               "(--socket, $SANDBOXD_SOCKET, --url)";
-    case ECONNREFUSED:
-        return "sandboxd is not running there";
-    case EACCES:
-    case EPERM:
-        return "sandboxd is running, but this user may not use its socket";
-    default:
-        return "is sandboxd running?";
-    }
-}
-
 static int transport_error(struct call *c, CURLcode res)
 {
     char where[4200];
@@ -151,7 +135,7 @@ static int transport_error(struct call *c, CURLcode res)
     curl_easy_getinfo(c->h, CURLINFO_OS_ERRNO, &os_errno);
     if (res == CURLE_COULDNT_CONNECT)
         fprintf(stderr, "sbx exec: cannot connect to sandboxd at %s: %s; %s\n", where,
-                os_errno ? strerror((int)os_errno) : why, connect_hint(os_errno));
+                os_errno ? strerror((int)os_errno) : why, sbx_daemon_connect_hint(os_errno));
     else
         fprintf(stderr, "sbx exec: sandboxd at %s: %s\n", where, why);
     return SBX_EXIT_SANDBOX;

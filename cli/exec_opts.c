@@ -474,28 +474,44 @@ int sbx_exec_default_socket(uid_t euid, char **out, rt_error *err)
     return 0;
 }
 
-/* --socket, else --url, else $SANDBOXD_URL, else the default socket. */
-static int resolve_daemon(sbx_exec_opts *o, const struct raw *r, rt_error *err)
+int sbx_daemon_resolve(const char *socket, const char *url, const char *token, char **socket_out,
+                       char **url_out, char **token_out, rt_error *err)
 {
-    const char *url = r->url ? r->url : r->socket ? NULL : env_value("SANDBOXD_URL");
-    const char *token = r->token ? r->token : env_value("SANDBOXD_TOKEN");
-    if (r->socket && r->url)
+    const char *u = url ? url : socket ? NULL : env_value("SANDBOXD_URL");
+    const char *t = token ? token : env_value("SANDBOXD_TOKEN");
+    if (socket && url)
         return rt_error_set(err, 0, "--socket and --url: give one of them");
     /* It goes into a header line. */
-    for (const char *t = token; t && *t; t++)
-        if ((unsigned char)*t < 0x20 || *t == 0x7f)
+    for (const char *c = t; c && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
             return rt_error_set(err, 0, "%s: holds a control character",
-                                r->token ? "--token" : "$SANDBOXD_TOKEN");
-    if (token && dup_to(&o->token, token, "--token", err) < 0)
+                                token ? "--token" : "$SANDBOXD_TOKEN");
+    if (t && dup_to(token_out, t, "--token", err) < 0)
         return -1;
-    if (r->socket)
-        return dup_to(&o->socket, r->socket, "--socket", err);
-    if (!url)
-        return sbx_exec_default_socket(geteuid(), &o->socket, err);
-    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+    if (socket)
+        return dup_to(socket_out, socket, "--socket", err);
+    if (!u)
+        return sbx_exec_default_socket(geteuid(), socket_out, err);
+    if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
         return rt_error_set(err, 0, "%s: \"%s\" is not an http:// or https:// URL",
-                            r->url ? "--url" : "$SANDBOXD_URL", url);
-    return dup_to(&o->url, url, "--url", err);
+                            url ? "--url" : "$SANDBOXD_URL", u);
+    return dup_to(url_out, u, "--url", err);
+}
+
+const char *sbx_daemon_connect_hint(long os_errno)
+{
+    switch (os_errno) {
+    case ENOENT:
+        return "no socket there: sandboxd is not running, or listens elsewhere "
+               "(--socket, $SANDBOXD_SOCKET, --url)";
+    case ECONNREFUSED:
+        return "sandboxd is not running there";
+    case EACCES:
+    case EPERM:
+        return "sandboxd is running, but this user may not use its socket";
+    default:
+        return "is sandboxd running?";
+    }
 }
 
 int sbx_exec_parse(int argc, char **argv, sbx_exec_opts *o, rt_error *err)
@@ -510,7 +526,8 @@ int sbx_exec_parse(int argc, char **argv, sbx_exec_opts *o, rt_error *err)
         o->stream = o->stream && !o->json;
         rc = build_request(o->request, &r, argc, argv, o->stream, err);
         if (rc == 0)
-            rc = resolve_daemon(o, &r, err);
+            rc = sbx_daemon_resolve(r.socket, r.url, r.token, &o->socket, &o->url, &o->token,
+                                    err);
     }
     json_decref(r.env);
     return rc;

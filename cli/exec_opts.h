@@ -37,6 +37,16 @@ void sbx_exec_opts_free(sbx_exec_opts *o);
  * *out is malloc'd. */
 int sbx_exec_default_socket(uid_t euid, char **out, rt_error *err);
 
+/* Where the daemon is, shared by sbx exec and sbx workflow: --socket, else --url,
+ * else $SANDBOXD_URL, else the default socket; the token from --token, else
+ * $SANDBOXD_TOKEN. The options may be NULL (not given). Sets *socket_out or
+ * *url_out, and *token_out when there is a token (all malloc'd). */
+int sbx_daemon_resolve(const char *socket, const char *url, const char *token, char **socket_out,
+                       char **url_out, char **token_out, rt_error *err);
+
+/* What to try when connecting failed with os_errno (ENOENT: not running...). */
+const char *sbx_daemon_connect_hint(long os_errno);
+
 extern const char sbx_exec_usage[];
 
 #endif

@@ -25,6 +25,8 @@ static const char usage[] =
     "  run [OPTIONS] -- CMD [ARG...]   run CMD in a sandbox (sbx run --help)\n"
     "  exec [OPTIONS] -- CMD [ARG...]  run CMD in a sandbox of the sandboxd daemon\n"
     "                                  (sbx exec --help)\n"
+    "  workflow run|submit|status|...  run workflows here or on sandboxd\n"
+    "                                  (sbx workflow --help)\n"
     "  profile list|show|check         sandbox profiles and seccomp policies\n"
     "  info [--json]                   kernel, cgroups and isolation features here\n"
     "  version                         print the version\n"
@@ -127,7 +129,9 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "exec") == 0)
-        return sbx_exec_main(argc - 1, argv + 1);
+        return sbx_exec_helper("sbx-exec", "sbx exec", argv + 1);
+    if (strcmp(cmd, "workflow") == 0)
+        return sbx_exec_helper("sbx-workflow", "sbx workflow", argv + 1);
     if (strcmp(cmd, "profile") == 0)
         return sbx_profile_main(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)

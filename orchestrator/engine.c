@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,7 @@ struct run {                    /* a workflow that has not ended */
     double base_usd, base_cpu_s; /* spent before the latest retry: the budget is per run */
     unsigned runs;              /* 1 + retries */
     char *error;
+    int64_t last_seq;           /* of its latest event */
     json_t *ctx;                /* template context: inputs, steps */
     char dir[PATH_MAX];         /* <state>/workflows/<id> */
     struct run *next;
@@ -103,6 +105,14 @@ struct attempt {
     struct attempt *next_done;
 };
 
+/* A follower of one workflow's events (GET .../events), waiting in
+ * orch_engine_wait_workflow: an event wakes only its own followers. */
+struct watcher {
+    const char *id;
+    pthread_cond_t cond;
+    struct watcher *next;
+};
+
 struct orch_engine {
     orch_engine_config cfg;
     pthread_mutex_t lock;
@@ -110,6 +120,8 @@ struct orch_engine {
     pthread_cond_t idle;        /* no attempt running */
     pthread_cond_t events;      /* an event was stored */
     uint64_t event_gen;
+    unsigned gen_waiters;       /* in orch_engine_wait_event */
+    struct watcher *watchers;
     struct run *runs;           /* active, oldest first */
     struct attempt *done;
     unsigned running;
@@ -117,6 +129,18 @@ struct orch_engine {
     pthread_t thread;
     char wf_dir[PATH_MAX];      /* <state>/workflows */
 };
+
+/* An error whose code says what kind (ENOENT, EBUSY) without strerror's text. */
+__attribute__((format(printf, 3, 4))) static int refuse(rt_error *err, int code,
+                                                        const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    err->code = code;
+    return -1;
+}
 
 static int64_t now_ms(void)
 {
@@ -151,6 +175,8 @@ static void wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int64_t ms)
 
 bool orch_workflow_status_final(const char *s)
 {
+    if (!s)
+        return false;
     static const char *const final[] = {"succeeded", "failed", "cancelled", "timed_out",
                                         "budget_exceeded"};
     for (size_t i = 0; i < sizeof final / sizeof *final; i++)
@@ -161,7 +187,7 @@ bool orch_workflow_status_final(const char *s)
 
 static void log_store_error(const char *what, const rt_error *err)
 {
-    fprintf(stderr, "sandboxd: workflow store: %s: %s\n", what, err->msg);
+    fprintf(stderr, "%s: workflow store: %s: %s\n", program_invocation_short_name, what, err->msg);
 }
 
 static void replace_str(char **slot, const char *s)
@@ -261,6 +287,8 @@ static void save_run(orch_engine *e, struct run *r)
 }
 
 /* Stores ev (stolen) and wakes whoever follows the workflow's events. */
+static struct run *find_run(orch_engine *e, const char *id);
+
 static void emit(orch_engine *e, const char *wf, json_t *ev)
 {
     rt_error err;
@@ -271,8 +299,15 @@ static void emit(orch_engine *e, const char *wf, json_t *ev)
         log_store_error("appending an event", &err);
     else if (e->cfg.on_event)
         e->cfg.on_event(e->cfg.on_event_ctx, wf, seq, ev);
+    struct run *r = find_run(e, wf);
+    if (r && seq > r->last_seq)
+        r->last_seq = seq;
     e->event_gen++;
-    pthread_cond_broadcast(&e->events);
+    if (e->gen_waiters)
+        pthread_cond_broadcast(&e->events);
+    for (struct watcher *w = e->watchers; w; w = w->next)
+        if (strcmp(w->id, wf) == 0)
+            pthread_cond_signal(&w->cond);
     json_decref(ev);
 }
 
@@ -1000,7 +1035,6 @@ static void handle_done(orch_engine *e, struct attempt *a)
         if (problem)
             json_object_set_new(ev, "error", json_string(problem));
     }
-    emit(e, r->id, ev);
 
     replace_str(&it->sandbox_status, rt_status_name(status));
     if (status == RT_STATUS_OK && !problem) {
@@ -1027,12 +1061,16 @@ static void handle_done(orch_engine *e, struct attempt *a)
         replace_str(&it->error, msg);
         if (!problem && !r->stopping && it->attempts < st->retry.max_attempts &&
             (st->retry.on & (1u << status))) {
+            uint64_t wait = backoff_ms(&st->retry, it->attempts);
             it->st = IT_BACKOFF;
-            it->next_at = now_ms() + (int64_t)backoff_ms(&st->retry, it->attempts);
+            it->next_at = now_ms() + (int64_t)wait;
+            if (ev)
+                json_object_set_new(ev, "retry_in_ms", json_integer((json_int_t)wait));
         } else {
             it->st = IT_FAILED;
         }
     }
+    emit(e, r->id, ev);
     json_decref(outputs);
     json_decref(values);
     json_decref(reported);
@@ -1329,19 +1367,26 @@ static void *scheduler_main(void *arg)
     orch_engine *e = arg;
     pthread_mutex_lock(&e->lock);
     for (;;) {
+        /* One transaction per round: a step's start or end is several writes. */
+        rt_error err;
+        bool tx = orch_store_begin(e->cfg.store, &err) == 0;
+        if (!tx)
+            log_store_error("starting a transaction", &err);
         while (e->done) {
             struct attempt *a = e->done;
             e->done = a->next_done;
             handle_done(e, a);
         }
-        if (e->stopping && e->running == 0)
-            break;
         int64_t next = INT64_MAX;
         if (!e->stopping)
             for (struct run *r = e->runs, *n; r; r = n) {
                 n = r->next;
                 advance(e, r, &next);
             }
+        if (tx && orch_store_commit(e->cfg.store, &err) < 0)
+            log_store_error("committing", &err);
+        if (e->stopping && e->running == 0 && !e->done)
+            break;
         if (e->done)
             continue;
         int64_t now = now_ms();
@@ -1635,6 +1680,8 @@ void orch_engine_stop(orch_engine *e, long grace_ms)
                 if (r->steps[i].items[k].run)
                     atomic_store(&r->steps[i].items[k].run->stop, HALT_SHUTDOWN);
     pthread_cond_broadcast(&e->events);
+    for (struct watcher *w = e->watchers; w; w = w->next)
+        pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&e->lock);
     pthread_join(e->thread, NULL);
     for (struct run *r = e->runs, *n; r; r = n) {
@@ -1782,30 +1829,12 @@ int orch_engine_submit(orch_engine *e, const json_t *body, const char *key, orch
     r->status = "queued";
     r->created_ms = json_integer_value(json_object_get(row, "created_ms"));
     r->runs = 1;
-    if (orch_store_begin(e->cfg.store, err) < 0)
-        goto fail;
+    /* One row, one commit: steps are stored as they change (a step without a
+     * row is pending), so that a burst of submissions stays cheap. */
     int rc = orch_store_workflow_insert(e->cfg.store, row, key, out->id, err);
-    for (size_t i = 0; rc == 0 && i < r->wf->n_steps; i++) {
-        json_t *st = step_state_json(r, i);
-        if (!st)
-            rc = rt_error_set(err, ENOMEM, "accepting the workflow");
-        else
-            rc = orch_store_step_put(e->cfg.store, r->id, (unsigned)i, st, err);
-        json_decref(st);
-    }
-    if (rc == 0) {
-        json_t *st = run_state_json(r);
-        rc = st ? orch_store_workflow_update(e->cfg.store, r->id, "queued", st, err)
-                : rt_error_set(err, ENOMEM, "accepting the workflow");
-        json_decref(st);
-    }
-    if (rc < 0 || (rc == 0 && orch_store_commit(e->cfg.store, err) < 0)) {
-        if (rc < 0)
-            orch_store_rollback(e->cfg.store);
+    if (rc < 0)
         goto fail;
-    }
     if (rc == 1) {
-        orch_store_rollback(e->cfg.store);
         out->existed = true;
         run_free(r);
         json_decref(row);
@@ -1886,13 +1915,17 @@ json_t *orch_engine_get(orch_engine *e, const char *id, rt_error *err)
     json_t *budget = json_object_get(json_object_get(row, "doc"), "budget");
     if (budget)
         json_object_set(out, "budget", budget);
-    for (size_t i = 0;; i++) {
+    const json_t *doc_steps = json_object_get(json_object_get(row, "doc"), "steps");
+    for (size_t i = 0; i < json_array_size(doc_steps); i++) {
         char key[24];
         snprintf(key, sizeof key, "%zu", i);
         json_t *st = json_object_get(steps, key);
-        if (!st)
-            break;
-        json_t *copy = json_deep_copy(st);
+        json_t *copy = st ? json_deep_copy(st)
+                          : json_pack("{s:O,s:s,s:b,s:o,s:[],s:n,s:n,s:n,s:n,s:n}", "id",
+                                      json_object_get(json_array_get(doc_steps, i), "id"),
+                                      "status", "pending", "fan_out", 0, "cost",
+                                      cost_json(0, 0), "items", "sandbox_status", "error",
+                                      "started_ms", "finished_ms", "outputs");
         if (!copy)
             continue;
         if (!json_is_true(json_object_get(copy, "fan_out"))) {
@@ -1939,7 +1972,7 @@ int orch_engine_cancel(orch_engine *e, const char *id, rt_error *err)
         return 0;
     if (stored_status(e, id, status, sizeof status, err) < 0)
         return -1;
-    return rt_error_set(err, EBUSY, "the workflow has already ended (%s)", status);
+    return refuse(err, EBUSY, "the workflow has already ended (%s)", status);
 }
 
 int orch_engine_retry(orch_engine *e, const char *id, rt_error *err)
@@ -1948,10 +1981,10 @@ int orch_engine_retry(orch_engine *e, const char *id, rt_error *err)
     int rc = -1;
     pthread_mutex_lock(&e->lock);
     if (find_run(e, id)) {
-        rt_error_set(err, EBUSY, "the workflow is still running");
+        refuse(err, EBUSY, "the workflow is still running");
     } else if (stored_status(e, id, status, sizeof status, err) == 0) {
         if (strcmp(status, "succeeded") == 0 || !orch_workflow_status_final(status)) {
-            rt_error_set(err, EBUSY, "only a failed, cancelled, timed out or over-budget "
+            refuse(err, EBUSY, "only a failed, cancelled, timed out or over-budget "
                                      "workflow can be retried (this one is %s)", status);
         } else {
             struct run *r = load_run(e, id, true, err);
@@ -1979,11 +2012,11 @@ int orch_engine_approve(orch_engine *e, const char *id, const char *step, bool a
     long i = r ? orch_workflow_step(r->wf, step) : -1;
     if (!r) {
         if (stored_status(e, id, status, sizeof status, err) == 0)
-            rt_error_set(err, EBUSY, "the workflow has already ended (%s)", status);
+            refuse(err, EBUSY, "the workflow has already ended (%s)", status);
     } else if (i < 0) {
-        rt_error_set(err, ENOENT, "no step \"%.64s\" in this workflow", step);
+        refuse(err, ENOENT, "no step \"%.64s\" in this workflow", step);
     } else if (r->steps[i].approval != AP_WAITING || r->steps[i].st != ST_PENDING) {
-        rt_error_set(err, EBUSY, "step %s is not waiting for approval (it is %s)", step,
+        refuse(err, EBUSY, "step %s is not waiting for approval (it is %s)", step,
                      step_names[r->steps[i].st]);
     } else {
         struct step *s = &r->steps[i];
@@ -2022,7 +2055,7 @@ int orch_engine_delete(orch_engine *e, const char *id, rt_error *err)
     int rc = -1;
     pthread_mutex_lock(&e->lock);
     if (find_run(e, id)) {
-        rt_error_set(err, EBUSY, "the workflow is running: cancel it first");
+        refuse(err, EBUSY, "the workflow is running: cancel it first");
     } else if (orch_store_workflow_delete(e->cfg.store, id, err) == 0) {
         snprintf(dir, sizeof dir, "%s/%s", e->wf_dir, id);
         rc = remove_run_dirs(dir, err);
@@ -2038,7 +2071,7 @@ int orch_engine_workspace(orch_engine *e, const char *id, char *buf, size_t len,
         return -1;
     snprintf(buf, len, "%s/%s/workspace", e->wf_dir, id);
     if (access(buf, F_OK) < 0)
-        return rt_error_set(err, ENOENT, "the workflow has no workspace yet (it is %s)", status);
+        return refuse(err, ENOENT, "the workflow has no workspace yet (it is %s)", status);
     return 0;
 }
 
@@ -2053,9 +2086,31 @@ bool orch_engine_finished(orch_engine *e, const char *id)
 void orch_engine_wait_event(orch_engine *e, uint64_t *gen, long timeout_ms)
 {
     pthread_mutex_lock(&e->lock);
-    if (*gen == e->event_gen && !e->stopping)
+    if (*gen == e->event_gen && !e->stopping) {
+        e->gen_waiters++;
         wait_ms(&e->events, &e->lock, timeout_ms);
+        e->gen_waiters--;
+    }
     *gen = e->event_gen;
+    pthread_mutex_unlock(&e->lock);
+}
+
+void orch_engine_wait_workflow(orch_engine *e, const char *id, int64_t after, long timeout_ms)
+{
+    pthread_mutex_lock(&e->lock);
+    struct run *r = find_run(e, id);
+    if (r && r->last_seq <= after && !e->stopping) {
+        struct watcher w = {.id = id, .next = e->watchers};
+        cond_init_mono(&w.cond);
+        e->watchers = &w;
+        wait_ms(&w.cond, &e->lock, timeout_ms);
+        for (struct watcher **p = &e->watchers; *p; p = &(*p)->next)
+            if (*p == &w) {
+                *p = w.next;
+                break;
+            }
+        pthread_cond_destroy(&w.cond);
+    }
     pthread_mutex_unlock(&e->lock);
 }
 

@@ -99,6 +99,11 @@ bool orch_engine_finished(orch_engine *e, const char *id);
  * *gen (a counter the engine bumps per event); updates *gen. */
 void orch_engine_wait_event(orch_engine *e, uint64_t *gen, long timeout_ms);
 
+/* Waits up to timeout_ms for an event of workflow id numbered above after;
+ * returns at once when the workflow is not running. Wakes only for that
+ * workflow's events, so many followers cost nothing to the others. */
+void orch_engine_wait_workflow(orch_engine *e, const char *id, int64_t after, long timeout_ms);
+
 /* Counts for metrics: workflows by status and attempts running. */
 typedef struct orch_engine_stats {
     unsigned active;            /* workflows queued or running */

@@ -37,7 +37,7 @@ struct sd_wf_stream {
     sd_workflows *w;
     char id[ORCH_STORE_ID_MAX];
     int64_t after;              /* the last sequence number sent */
-    uint64_t gen;
+    bool follow;                /* wait for new events until the end */
     char *buf;
     size_t len, off;
     bool ended;
@@ -272,23 +272,31 @@ static void submit(sd_workflows *w, const char *idem, const char *body, size_t l
         return;
     }
     int rc = orch_engine_submit(w->engine, req, idem, &sub, &pr, &err);
-    json_decref(req);
     if (rc < 0) {
         if (pr.n)
             answer_problems(out, &pr);
         else
             answer_error(out, 500, "internal", NULL, err.msg);
         orch_problems_free(&pr);
+        json_decref(req);
         return;
     }
     orch_problems_free(&pr);
-    json_t *doc = orch_engine_get(w->engine, sub.id, &err);
     snprintf(out->location, sizeof out->location, "/v1/workflows/%s", sub.id);
-    if (!doc) {
-        answer_error(out, 500, "internal", NULL, err.msg);
+    if (sub.existed) {         /* the earlier workflow, as it is now */
+        json_t *doc = orch_engine_get(w->engine, sub.id, &err);
+        json_decref(req);
+        if (doc)
+            answer_json(out, 200, doc);
+        else
+            answer_error(out, 500, "internal", NULL, err.msg);
         return;
     }
-    answer_json(out, sub.existed ? 200 : 201, doc);
+    /* A new one: what it is, without reading it back (submissions come in bursts). */
+    answer_json(out, 201, json_pack("{s:s,s:O,s:s}", "id", sub.id, "name",
+                                    json_object_get(json_object_get(req, "workflow"), "name"),
+                                    "status", "queued"));
+    json_decref(req);
 }
 
 static void list(sd_workflows *w, sd_query_fn *query, void *qctx, sd_wf_answer *out)
@@ -361,7 +369,7 @@ static void workspace_tar(sd_workflows *w, const char *id, sd_wf_answer *out)
 static void events(sd_workflows *w, const char *id, sd_query_fn *query, void *qctx,
                    sd_wf_answer *out)
 {
-    const char *after = query(qctx, "after");
+    const char *after = query(qctx, "after"), *follow = query(qctx, "follow");
     rt_error err;
     json_t *row = orch_store_workflow_get(w->store, id, &err);
     if (!row) {
@@ -385,6 +393,12 @@ static void events(sd_workflows *w, const char *id, sd_query_fn *query, void *qc
         }
         s->after = v;
     }
+    if (follow && strcmp(follow, "true") != 0 && strcmp(follow, "false") != 0) {
+        free(s);
+        answer_error(out, 400, "bad_request", "follow", "follow: true or false");
+        return;
+    }
+    s->follow = !follow || strcmp(follow, "true") == 0;
     s->w = w;
     snprintf(s->id, sizeof s->id, "%s", id);
     pthread_mutex_lock(&w->lock);
@@ -609,7 +623,7 @@ ssize_t sd_wf_stream_read(sd_wf_stream *s, char *buf, size_t max)
             return 0;
         if (s->len)
             continue;
-        if (finished) {
+        if (finished || !s->follow) {
             s->ended = true;
             return 0;
         }
@@ -617,7 +631,7 @@ ssize_t sd_wf_stream_read(sd_wf_stream *s, char *buf, size_t max)
             buf[0] = '\n';
             return 1;
         }
-        orch_engine_wait_event(s->w->engine, &s->gen, 1000);
+        orch_engine_wait_workflow(s->w->engine, s->id, s->after, 1000);
     }
 }
 
