@@ -19,14 +19,16 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 RT_SRC   := $(wildcard runtime/*.c)
 # sbx-exec, the daemon's client, is a program of its own: it links libcurl, which
 # Debian ships only shared, while sbx is static (cli/exec_cmd.c execs it).
+# CURL_ONLY: the requests to the daemon, shared with sbx-workflow.
+CURL_ONLY := cli/daemon_http.c
 EXEC_ONLY := cli/sbx_exec.c cli/exec_http.c cli/exec_opts.c cli/exec_answer.c
-EXEC_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(EXEC_ONLY) cli/outcome.c)
+EXEC_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(EXEC_ONLY) $(CURL_ONLY) cli/outcome.c)
 # sbx-workflow: workflows run here (the orchestrator: SQLite, libarchive) and the
 # daemon's workflow API (libcurl); dynamic like sbx-exec, exec'd the same way.
 WF_ONLY  := $(wildcard cli/workflow_*.c)
-WF_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(WF_ONLY) cli/exec_opts.c cli/exec_answer.c \
-            cli/outcome.c)
-CLI_SRC  := $(filter-out $(EXEC_ONLY) $(WF_ONLY),$(wildcard cli/*.c))
+WF_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(WF_ONLY) $(CURL_ONLY) cli/exec_opts.c \
+            cli/exec_answer.c cli/outcome.c)
+CLI_SRC  := $(filter-out $(EXEC_ONLY) $(CURL_ONLY) $(WF_ONLY),$(wildcard cli/*.c))
 SD_SRC   := $(wildcard sandboxd/*.c)
 SD_OBJ   := $(SD_SRC:%.c=$(BUILD)/obj/%.o)
 SD_LIB_SAN := $(patsubst %.c,$(BUILD)/san/%.o,$(filter-out sandboxd/main.c,$(SD_SRC)))
@@ -39,7 +41,7 @@ RT_OBJ   := $(RT_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 RT_SAN   := $(RT_SRC:%.c=$(BUILD)/san/%.o)
 CLI_LIB_SAN := $(patsubst %.c,$(BUILD)/san/%.o,$(filter-out cli/main.c cli/sbx_exec.c \
-               cli/exec_http.c $(WF_ONLY),$(wildcard cli/*.c)))
+               cli/exec_http.c $(CURL_ONLY) $(WF_ONLY),$(wildcard cli/*.c)))
 UNIT_BIN := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%.t)
 
 ifeq ($(V),1)
@@ -84,7 +86,8 @@ $(BUILD)/sbx: $(CLI_OBJ) $(BUILD)/libsbxrt.a
 	$(Q)$(CC) $(CFLAGS) -static-pie -Wl,-z,relro,-z,now -o $@ $(CLI_OBJ) $(BUILD)/libsbxrt.a \
 	    $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) -lpthread
 
-$(BUILD)/obj/cli/exec_http.o $(BUILD)/obj/cli/sbx_exec.o: CFLAGS += $(shell pkg-config --cflags libcurl 2>/dev/null)
+$(BUILD)/obj/cli/exec_http.o $(BUILD)/obj/cli/sbx_exec.o $(CURL_ONLY:%.c=$(BUILD)/obj/%.o): \
+    CFLAGS += $(shell pkg-config --cflags libcurl 2>/dev/null)
 
 # Linked dynamically; --as-needed leaves out the runtime's libraries it does not use.
 $(BUILD)/sbx-exec: $(EXEC_OBJ) $(BUILD)/libsbxrt.a

@@ -12,7 +12,8 @@
 # Knobs (environment): WARMUP, TRUE_RUNS, PY_RUNS, DOCKER_WARMUP, DOCKER_RUNS,
 # STAGE_ROUNDS, SBX_BENCH_DOCKER_IMAGE (an image to use instead of searching),
 # SBX_BENCH_NO_DOCKER=1 (skip docker even when it is up), SBX_BENCH_NO_DAEMON=1 (skip
-# the daemon benchmark), DAEMON_* (see bench/daemon.sh).
+# the daemon benchmark), DAEMON_* (see bench/daemon.sh), SBX_BENCH_NO_WORKFLOWS=1
+# (skip the workflow benchmark), WF_* (see bench/workflows.py).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -179,6 +180,12 @@ rm -f "$OUT/daemon.json"
 if [[ ${SBX_BENCH_NO_DAEMON:-0} != 1 ]]; then
     echo "== daemon: bench/daemon.sh (sandboxd under load from build/bench/load)"
     bench/daemon.sh "$OUT" || die "the daemon benchmark failed (see above)"
+fi
+
+rm -f "$OUT/workflows.json"
+if [[ ${SBX_BENCH_NO_WORKFLOWS:-0} != 1 ]]; then
+    echo "== workflows: bench/workflows.py (the orchestrator against POST /v1/exec)"
+    python3 bench/workflows.py "$PWD/build/sandboxd" || die "the workflow benchmark failed (see above)"
 fi
 
 echo

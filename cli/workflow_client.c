@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -37,13 +36,6 @@ static void catch_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Ids and step ids go into the path as they are: the daemon's alphabet only. */
 static bool id_ok(const char *s)
 {
@@ -56,7 +48,7 @@ static bool id_ok(const char *s)
 /* A non-2xx answer: {"error": {"code", "message", "field", "problems"}} with
  * each problem on a line of its own; 2 for a request the daemon found
  * invalid (400), else 1. */
-static int http_error(const sbx_wf_daemon *d, const sbx_wf_reply *r)
+static int http_error(const sbx_daemon *d, const sbx_wf_reply *r)
 {
     json_t *body = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
     const json_t *e = json_object_get(body, "error");
@@ -81,7 +73,7 @@ static int http_error(const sbx_wf_daemon *d, const sbx_wf_reply *r)
 
 /* One request whose 2xx answer is a JSON object: returned, or NULL with the
  * exit status in *rc and a message printed. */
-static json_t *call_json(const sbx_wf_daemon *d, const sbx_wf_call *c, int *rc, long *status)
+static json_t *call_json(const sbx_daemon *d, const sbx_wf_call *c, int *rc, long *status)
 {
     sbx_wf_reply r;
     json_t *v = NULL;
@@ -115,7 +107,7 @@ static bool doc_final(const json_t *doc)
     return status && orch_workflow_status_final(status);
 }
 
-static json_t *get_doc(const sbx_wf_daemon *d, const char *id, int *rc)
+static json_t *get_doc(const sbx_daemon *d, const char *id, int *rc)
 {
     char path[128];
     snprintf(path, sizeof path, "/v1/workflows/%s", id);
@@ -128,10 +120,9 @@ static json_t *get_doc(const sbx_wf_daemon *d, const char *id, int *rc)
 struct events {
     rt_buf line;
     bool raw;                   /* print each line as it is (--json) */
-    bool follow;                /* until the stream ends, else until it is quiet */
+    bool follow;                /* until the workflow ends, else the events so far */
     sbx_wf_progress *progress;  /* NULL: print log lines */
     int64_t after;              /* the last seq seen */
-    double last_data;           /* monotonic ms */
 };
 
 static void event_line(struct events *s, const char *p, size_t n)
@@ -156,7 +147,6 @@ static void event_line(struct events *s, const char *p, size_t n)
 static int on_events(void *ctx, const char *p, size_t n)
 {
     struct events *s = ctx;
-    s->last_data = mono_ms();
     while (n) {
         const char *nl = memchr(p, '\n', n);
         size_t len = nl ? (size_t)(nl - p) : n;
@@ -177,18 +167,18 @@ static bool events_stop(void *ctx)
     struct events *s = ctx;
     if (s->progress)
         sbx_wf_progress_tick(s->progress);
-    /* Without --follow: the events there are come at once, then it is quiet. */
-    return got_signal || (!s->follow && mono_ms() - s->last_data > 700);
+    return got_signal;
 }
 
-/* Reads the events after s->after until the stream ends (or is stopped).
- * 0, or the exit status of a failed request. */
-static int read_events(const sbx_wf_daemon *d, const char *id, struct events *s)
+/* Reads the events after s->after until the stream ends: with the workflow,
+ * or without s->follow once the events so far are in (or when stopped by a
+ * signal). 0, or the exit status of a failed request. */
+static int read_events(const sbx_daemon *d, const char *id, struct events *s)
 {
     char path[160];
     sbx_wf_reply r;
-    snprintf(path, sizeof path, "/v1/workflows/%s/events?after=%lld", id, (long long)s->after);
-    s->last_data = mono_ms();
+    snprintf(path, sizeof path, "/v1/workflows/%s/events?after=%lld%s", id, (long long)s->after,
+             s->follow ? "" : "&follow=false");
     s->line.len = 0;           /* what a cut stream left of a line */
     sbx_wf_call c = {.method = "GET", .path = path, .on_data = on_events, .stop = events_stop,
                      .ctx = s};
@@ -200,7 +190,7 @@ static int read_events(const sbx_wf_daemon *d, const char *id, struct events *s)
 }
 
 /* Follows a workflow's progress to its end; its document, or NULL with *rc. */
-static json_t *follow(const sbx_wf_daemon *d, const char *id, int width, int *rc)
+static json_t *follow(const sbx_daemon *d, const char *id, int width, int *rc)
 {
     struct events s = {.follow = true};
     sbx_wf_progress p;
@@ -243,7 +233,7 @@ static json_t *follow(const sbx_wf_daemon *d, const char *id, int width, int *rc
 /* ---- the subcommands ---- */
 
 /* The document (--json) or its id, then --wait: the end, like sbx workflow run. */
-static int submit(const sbx_wf_opts *o, const sbx_wf_daemon *d)
+static int submit(const sbx_wf_opts *o, const sbx_daemon *d)
 {
     rt_error err;
     int rc;
@@ -298,18 +288,11 @@ static int submit(const sbx_wf_opts *o, const sbx_wf_daemon *d)
     return rc;
 }
 
-static int status(const sbx_wf_opts *o, const sbx_wf_daemon *d)
+static int status(const sbx_wf_opts *o, const sbx_daemon *d)
 {
     int rc;
     json_t *doc = get_doc(d, o->args[0], &rc);
-    if (!doc)
-        return rc;
-    if (o->json)
-        rc = sbx_wf_print_json(doc) < 0 ? SBX_WF_FAILED : 0;
-    else
-        sbx_wf_print_status(stdout, doc);
-    json_decref(doc);
-    return rc;
+    return doc ? sbx_wf_show(doc, o->json, sbx_wf_print_status) : rc;
 }
 
 /* "&key=value" (escaped) onto the query in buf. */
@@ -325,7 +308,7 @@ static int add_query(char *buf, size_t len, const char *key, const char *value)
     return 0;
 }
 
-static int list(const sbx_wf_opts *o, const sbx_wf_daemon *d)
+static int list(const sbx_wf_opts *o, const sbx_daemon *d)
 {
     char path[2048] = "/v1/workflows", limit[16];
     int rc;
@@ -338,17 +321,10 @@ static int list(const sbx_wf_opts *o, const sbx_wf_daemon *d)
         return SBX_WF_USAGE;
     }
     json_t *page = call_json(d, &(sbx_wf_call){.method = "GET", .path = path}, &rc, NULL);
-    if (!page)
-        return rc;
-    if (o->json)
-        rc = sbx_wf_print_json(page) < 0 ? SBX_WF_FAILED : 0;
-    else
-        sbx_wf_print_list(stdout, page);
-    json_decref(page);
-    return rc;
+    return page ? sbx_wf_show(page, o->json, sbx_wf_print_list) : rc;
 }
 
-static int logs(const sbx_wf_opts *o, const sbx_wf_daemon *d)
+static int logs(const sbx_wf_opts *o, const sbx_daemon *d)
 {
     struct events s = {.raw = o->json, .follow = o->follow};
     rt_buf_init(&s.line, SBX_WF_MAX_ANSWER);
@@ -361,7 +337,7 @@ static int logs(const sbx_wf_opts *o, const sbx_wf_daemon *d)
 }
 
 /* cancel, retry, approve, reject, delete: one request and a line. */
-static int act(const sbx_wf_opts *o, const sbx_wf_daemon *d)
+static int act(const sbx_wf_opts *o, const sbx_daemon *d)
 {
     const char *id = o->args[0], *step = o->n_args > 1 ? o->args[1] : NULL;
     char path[256];
@@ -433,7 +409,7 @@ static int on_tar(void *ctx, const char *p, size_t n)
     return 0;
 }
 
-static int workspace(const sbx_wf_opts *o, const sbx_wf_daemon *d)
+static int workspace(const sbx_wf_opts *o, const sbx_daemon *d)
 {
     char path[160];
     struct tar_out t = {.path = o->output, .fd = -1};
@@ -457,7 +433,7 @@ static int workspace(const sbx_wf_opts *o, const sbx_wf_daemon *d)
     return rc;
 }
 
-static int dispatch(const sbx_wf_opts *o, const sbx_wf_daemon *d)
+static int dispatch(const sbx_wf_opts *o, const sbx_daemon *d)
 {
     for (int i = o->cmd == SBX_WF_SUBMIT ? o->n_args : 0; i < o->n_args; i++)
         if (!id_ok(o->args[i])) {
@@ -480,7 +456,7 @@ int sbx_wf_client(const sbx_wf_opts *o)
     char prog[64];
     rt_error err;
     snprintf(prog, sizeof prog, "sbx workflow %s", o->name);
-    sbx_wf_daemon d = {.prog = prog};
+    sbx_daemon d = {.prog = prog};
     int rc;
     rt_error_clear(&err);
     if (sbx_daemon_resolve(o->socket, o->url, o->token, &d.socket, &d.url, &d.token, &err) < 0) {

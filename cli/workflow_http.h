@@ -6,18 +6,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "daemon_http.h"
 #include "result.h"
 
 /* Largest answer kept in memory (a result document of 1000 steps with their
  * last results is well below it). */
 #define SBX_WF_MAX_ANSWER (256u << 20)
-
-typedef struct sbx_wf_daemon {
-    char *socket;               /* the Unix socket, or NULL when url is set */
-    char *url;                  /* base URL on TCP */
-    char *token;                /* bearer token, or NULL */
-    const char *prog;           /* "sbx workflow status", for messages */
-} sbx_wf_daemon;
 
 typedef struct sbx_wf_call {
     const char *method;         /* "GET", "POST", "DELETE" */
@@ -42,7 +36,7 @@ typedef struct sbx_wf_reply {
  * message on stderr (naming the daemon, with a hint when it cannot be
  * reached) when there is no complete answer. Free the reply with
  * sbx_wf_reply_free either way. Needs curl_global_init. */
-int sbx_wf_http(const sbx_wf_daemon *d, const sbx_wf_call *c, sbx_wf_reply *reply);
+int sbx_wf_http(const sbx_daemon *d, const sbx_wf_call *c, sbx_wf_reply *reply);
 void sbx_wf_reply_free(sbx_wf_reply *r);
 
 /* Escapes s for a URL's query; NULL when out of memory. free() it. */

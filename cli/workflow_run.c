@@ -378,18 +378,12 @@ static int local_status(struct local_run *r)
 {
     rt_error err;
     json_t *doc = orch_engine_get(r->engine, r->o->args[0], &err);
-    int rc = 0;
     if (!doc) {
         fprintf(stderr, "sbx workflow status: %s in %s: %s\n", r->o->args[0], r->dir,
                 err.code == ENOENT ? "no such workflow" : err.msg);
         return SBX_WF_FAILED;
     }
-    if (r->o->json)
-        rc = sbx_wf_print_json(doc) < 0 ? SBX_WF_FAILED : 0;
-    else
-        sbx_wf_print_status(stdout, doc);
-    json_decref(doc);
-    return rc;
+    return sbx_wf_show(doc, r->o->json, sbx_wf_print_status);
 }
 
 static int local_list(struct local_run *r)
@@ -398,17 +392,11 @@ static int local_list(struct local_run *r)
     const sbx_wf_opts *o = r->o;
     json_t *page = orch_store_workflow_list(r->store, o->status, o->limit ? o->limit : 50,
                                             o->cursor, &err);
-    int rc = 0;
     if (!page) {
         fprintf(stderr, "sbx workflow list: %s\n", err.msg);
         return err.code == EINVAL ? SBX_WF_USAGE : SBX_WF_FAILED;
     }
-    if (o->json)
-        rc = sbx_wf_print_json(page) < 0 ? SBX_WF_FAILED : 0;
-    else
-        sbx_wf_print_list(stdout, page);
-    json_decref(page);
-    return rc;
+    return sbx_wf_show(page, o->json, sbx_wf_print_list);
 }
 
 /* Every stored event, as the daemon streams them: the event with its seq and time. */

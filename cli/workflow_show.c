@@ -99,22 +99,19 @@ static void add(char *buf, size_t len, size_t *n, const char *fmt, ...)
     *n = strlen(buf);
 }
 
-static void add_duration(char *buf, size_t len, size_t *n, const json_t *ms)
+/* Appends the duration and the cost, each when it is a number. */
+static void add_duration_usd(char *buf, size_t len, size_t *n, const json_t *ms,
+                             const json_t *usd)
 {
-    char d[32];
-    if (!json_is_number(ms))
-        return;
-    sbx_wf_fmt_duration(json_number_value(ms), d, sizeof d);
-    add(buf, len, n, "%s", d);
-}
-
-static void add_usd(char *buf, size_t len, size_t *n, const json_t *usd)
-{
-    char c[32];
-    if (!json_is_number(usd))
-        return;
-    sbx_wf_fmt_usd(json_number_value(usd), c, sizeof c);
-    add(buf, len, n, "%s", c);
+    char text[32];
+    if (json_is_number(ms)) {
+        sbx_wf_fmt_duration(json_number_value(ms), text, sizeof text);
+        add(buf, len, n, "%s", text);
+    }
+    if (json_is_number(usd)) {
+        sbx_wf_fmt_usd(json_number_value(usd), text, sizeof text);
+        add(buf, len, n, "%s", text);
+    }
 }
 
 /* ---- progress ---- */
@@ -205,10 +202,8 @@ static void step_event(sbx_wf_progress *p, const json_t *ev)
     /* A step that never ran has no duration and costs nothing: neither is shown. */
     const json_t *ms = json_object_get(ev, "duration_ms"),
                  *usd = json_object_get(json_object_get(ev, "cost"), "usd");
-    if (strcmp(status, "skipped") != 0 && (ms || json_number_value(usd) > 0)) {
-        add_duration(detail, sizeof detail, &n, ms);
-        add_usd(detail, sizeof detail, &n, usd);
-    }
+    if (strcmp(status, "skipped") != 0 && (ms || json_number_value(usd) > 0))
+        add_duration_usd(detail, sizeof detail, &n, ms, usd);
     if (str(ev, "error"))
         add(detail, sizeof detail, &n, "%s", str(ev, "error"));
     line(p, id, status, detail);
@@ -401,8 +396,8 @@ void sbx_wf_print_status(FILE *f, const json_t *doc)
     put_status(f, colour, str(doc, "status") ?: "?", 0);
     char detail[128] = "";
     size_t n = 0;
-    add_duration(detail, sizeof detail, &n, json_object_get(doc, "duration_ms"));
-    add_usd(detail, sizeof detail, &n, json_object_get(json_object_get(doc, "cost"), "usd"));
+    add_duration_usd(detail, sizeof detail, &n, json_object_get(doc, "duration_ms"),
+                     json_object_get(json_object_get(doc, "cost"), "usd"));
     fprintf(f, "%s%s\n", *detail ? "  " : "", detail);
     if (str(doc, "error")) {
         fputs("error: ", f);
@@ -472,8 +467,8 @@ static void event_text(const json_t *ev, char *buf, size_t len)
             snprintf(who, sizeof who, "[%lld]", (long long)json_integer_value(index));
         add(buf, len, &n, "attempt %s%s #%lld %s", str(ev, "step") ?: "?", who,
             (long long)json_integer_value(json_object_get(ev, "attempt")), status ?: "?");
-        add_duration(buf, len, &n, json_object_get(ev, "duration_ms"));
-        add_usd(buf, len, &n, json_object_get(ev, "usd"));
+        add_duration_usd(buf, len, &n, json_object_get(ev, "duration_ms"),
+                         json_object_get(ev, "usd"));
     } else if (strcmp(type, "approval") == 0) {
         add(buf, len, &n, "approval %s %s", str(ev, "step") ?: "?", str(ev, "decision") ?: "?");
         if (str(ev, "comment"))
@@ -489,8 +484,8 @@ static void event_text(const json_t *ev, char *buf, size_t len)
             add(buf, len, &n, "waiting for approval");
         if (json_is_integer(json_object_get(ev, "run")))
             add(buf, len, &n, "run %lld", (long long)json_integer_value(json_object_get(ev, "run")));
-        add_duration(buf, len, &n, json_object_get(ev, "duration_ms"));
-        add_usd(buf, len, &n, json_object_get(json_object_get(ev, "cost"), "usd"));
+        add_duration_usd(buf, len, &n, json_object_get(ev, "duration_ms"),
+                         json_object_get(json_object_get(ev, "cost"), "usd"));
     } else {
         char *s = json_dumps(ev, JSON_COMPACT);
         add(buf, len, &n, "%s", s ? s : "?");
@@ -532,4 +527,15 @@ int sbx_wf_print_json(const json_t *v)
     sbx_write_all(1, "\n", 1);
     free(s);
     return 0;
+}
+
+int sbx_wf_show(json_t *doc, bool json, void (*print)(FILE *f, const json_t *doc))
+{
+    int rc = 0;
+    if (json)
+        rc = sbx_wf_print_json(doc) < 0 ? 1 : 0;
+    else
+        print(stdout, doc);
+    json_decref(doc);
+    return rc;
 }

@@ -53,6 +53,9 @@ void sbx_wf_print_event(FILE *f, const json_t *ev);
 void sbx_wf_print_problems(FILE *f, const json_t *problems);
 /* v, indented, on stdout. -1 when it cannot be encoded or written. */
 int sbx_wf_print_json(const json_t *v);
+/* Shows a document and frees it: as JSON (json), else with print, on stdout.
+ * The exit status: 0, or 1 when it cannot be encoded. */
+int sbx_wf_show(json_t *doc, bool json, void (*print)(FILE *f, const json_t *doc));
 
 /* 0 for a workflow that succeeded, 1 for any other. */
 int sbx_wf_exit_status(const json_t *doc);

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -116,7 +118,10 @@ struct watcher {
 struct orch_engine {
     orch_engine_config cfg;
     pthread_mutex_t lock;
-    pthread_cond_t wake;        /* the scheduler's: work to do */
+    int wake_fd;                /* eventfd: the scheduler has work to do */
+    pthread_mutex_t inbox_lock; /* guards inbox */
+    struct run *inbox;          /* submitted, not yet taken by the scheduler */
+    bool tx_open;               /* a store transaction of the thread holding lock */
     pthread_cond_t idle;        /* no attempt running */
     pthread_cond_t events;      /* an event was stored */
     uint64_t event_gen;
@@ -188,6 +193,38 @@ bool orch_workflow_status_final(const char *s)
 static void log_store_error(const char *what, const rt_error *err)
 {
     fprintf(stderr, "%s: workflow store: %s: %s\n", program_invocation_short_name, what, err->msg);
+}
+
+/* The store's writes of one piece of scheduling (an attempt's end, a
+ * workflow's round) go in one transaction, opened at the first write and
+ * committed before the engine's lock is released. Submissions wait for at most
+ * one such piece, not for a whole round. */
+static void tx_need(orch_engine *e)
+{
+    rt_error err;
+    if (e->tx_open)
+        return;
+    if (orch_store_begin(e->cfg.store, &err) == 0)
+        e->tx_open = true;
+    else
+        log_store_error("starting a transaction", &err);
+}
+
+static void tx_end(orch_engine *e)
+{
+    rt_error err;
+    if (!e->tx_open)
+        return;
+    e->tx_open = false;
+    if (orch_store_commit(e->cfg.store, &err) < 0)
+        log_store_error("committing", &err);
+}
+
+static void wake(orch_engine *e)
+{
+    uint64_t one = 1;
+    while (write(e->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
 }
 
 static void replace_str(char **slot, const char *s)
@@ -265,6 +302,7 @@ static json_t *run_state_json(const struct run *r)
     json_object_set_new(j, "finished_ms",
                         r->finished_ms ? json_integer(r->finished_ms) : json_null());
     json_object_set_new(j, "error", r->error ? json_string(r->error) : json_null());
+    json_object_set(j, "inputs", r->wf->input_values);
     return j;
 }
 
@@ -272,6 +310,7 @@ static void save_step(orch_engine *e, struct run *r, size_t i)
 {
     rt_error err;
     json_t *st = step_state_json(r, i);
+    tx_need(e);
     if (!st || orch_store_step_put(e->cfg.store, r->id, (unsigned)i, st, &err) < 0)
         log_store_error("saving a step", st ? &err : &(rt_error){ENOMEM, "out of memory"});
     json_decref(st);
@@ -281,6 +320,7 @@ static void save_run(orch_engine *e, struct run *r)
 {
     rt_error err;
     json_t *st = run_state_json(r);
+    tx_need(e);
     if (!st || orch_store_workflow_update(e->cfg.store, r->id, r->status, st, &err) < 0)
         log_store_error("saving a workflow", st ? &err : &(rt_error){ENOMEM, "out of memory"});
     json_decref(st);
@@ -295,6 +335,7 @@ static void emit(orch_engine *e, const char *wf, json_t *ev)
     int64_t seq = 0;
     if (!ev)
         return;
+    tx_need(e);
     if (orch_store_event_append(e->cfg.store, wf, ev, &seq, &err) < 0)
         log_store_error("appending an event", &err);
     else if (e->cfg.on_event)
@@ -418,13 +459,20 @@ static void set_item(const struct run *r, const struct step *s, size_t k)
     }
 }
 
+/* Every declared output is readable once the step has ended: null when the
+ * step did not give it (skipped, failed, cancelled). */
 static void publish_step(struct run *r, size_t i)
 {
     const struct step *s = &r->steps[i];
-    json_t *steps = json_object_get(r->ctx, "steps");
-    json_object_set_new(steps, r->wf->steps[i].id,
+    const orch_step *st = &r->wf->steps[i];
+    json_t *steps = json_object_get(r->ctx, "steps"), *outputs = json_object();
+    for (size_t n = 0; outputs && n < st->n_outputs; n++) {
+        json_t *v = json_object_get(s->outputs, st->outputs[n].name);
+        json_object_set(outputs, st->outputs[n].name, v ? v : json_null());
+    }
+    json_object_set_new(steps, st->id,
                         json_pack("{s:s,s:o}", "status", step_names[s->st], "outputs",
-                                  s->outputs ? json_incref(s->outputs) : json_object()));
+                                  outputs ? outputs : json_object()));
 }
 
 /* ---- directories: <state>/workflows/<id>/{workspace,runs/<attempt>} ---- */
@@ -646,8 +694,8 @@ static void *attempt_main(void *arg)
     pthread_mutex_lock(&e->lock);
     a->next_done = e->done;
     e->done = a;
-    pthread_cond_signal(&e->wake);
     pthread_mutex_unlock(&e->lock);
+    wake(e);
     return NULL;
 }
 
@@ -699,6 +747,7 @@ static void start_attempt(orch_engine *e, struct run *r, size_t i, size_t k)
         item_fail(it, "error", "out of memory");
         return;
     }
+    tx_end(e);   /* what comes first touches files, not the store */
     rt_spec_init(&a->spec);
     a->e = e;
     a->r = r;
@@ -724,6 +773,7 @@ static void start_attempt(orch_engine *e, struct run *r, size_t i, size_t k)
     a->started_ms = now_ms();
     json_t *row = json_pack("{s:s,s:I,s:n,s:n}", "status", "running", "started_ms",
                             (json_int_t)a->started_ms, "finished_ms", "result");
+    tx_need(e);
     if (!row || orch_store_attempt_put(e->cfg.store, r->id, (unsigned)i, (unsigned)k, a->no, row,
                                        &err) < 0) {
         json_decref(row);
@@ -1000,6 +1050,7 @@ static void handle_done(orch_engine *e, struct attempt *a)
     }
     if (read_step_files(a, &values, &reported, &reported_usd, &err) < 0)
         problem = strdup(err.msg);
+    orch_remove_tree(a->dir, &ignored);
     json_t *priced = orch_prices_apply(&e->cfg.prices, &a->res.usage, &usd);
     double cpu_s = (a->res.usage.cpu_user_ms + a->res.usage.cpu_sys_ms) / 1000.0;
     usd += reported_usd;
@@ -1077,7 +1128,6 @@ static void handle_done(orch_engine *e, struct attempt *a)
     json_decref(result);
     json_decref(row);
     free(problem);
-    orch_remove_tree(a->dir, &ignored);
     attempt_free(a);
     save_step(e, r, (size_t)(s - r->steps));
     if (all_items_done(s) && s->st == ST_RUNNING)
@@ -1296,11 +1346,12 @@ static void advance(orch_engine *e, struct run *r, int64_t *next)
     if (strcmp(r->status, "queued") == 0) {
         char err_dirs[RT_ERROR_MAX];
         rt_error err;
+        int dirs = make_run_dirs(e, r, &err);   /* before the store is locked */
         r->status = "running";
         r->started_ms = now;
         r->deadline = now + (int64_t)r->wf->timeout_ms;
         run_changed(e, r);
-        if (make_run_dirs(e, r, &err) < 0) {
+        if (dirs < 0) {
             snprintf(err_dirs, sizeof err_dirs, "workspace: %s", err.msg);
             begin_stop(e, r, STOP_ERROR, err_dirs);
         }
@@ -1362,35 +1413,41 @@ static void advance(orch_engine *e, struct run *r, int64_t *next)
         finish_run(e, r);
 }
 
+static void adopt_inbox(orch_engine *e);
+
 static void *scheduler_main(void *arg)
 {
     orch_engine *e = arg;
     pthread_mutex_lock(&e->lock);
     for (;;) {
-        /* One transaction per round: a step's start or end is several writes. */
-        rt_error err;
-        bool tx = orch_store_begin(e->cfg.store, &err) == 0;
-        if (!tx)
-            log_store_error("starting a transaction", &err);
+        adopt_inbox(e);
         while (e->done) {
             struct attempt *a = e->done;
             e->done = a->next_done;
             handle_done(e, a);
+            tx_end(e);
         }
         int64_t next = INT64_MAX;
         if (!e->stopping)
             for (struct run *r = e->runs, *n; r; r = n) {
                 n = r->next;
                 advance(e, r, &next);
+                tx_end(e);
             }
-        if (tx && orch_store_commit(e->cfg.store, &err) < 0)
-            log_store_error("committing", &err);
         if (e->stopping && e->running == 0 && !e->done)
             break;
         if (e->done)
             continue;
         int64_t now = now_ms();
-        wait_ms(&e->wake, &e->lock, next == INT64_MAX ? 60000 : next > now ? next - now : 0);
+        int ms = next == INT64_MAX ? 60000 : next > now ? (int)min64(next - now, 60000) : 0;
+        struct pollfd pfd = {.fd = e->wake_fd, .events = POLLIN};
+        uint64_t count;
+        pthread_mutex_unlock(&e->lock);
+        if (poll(&pfd, 1, ms) > 0 && read(e->wake_fd, &count, sizeof count) < 0 &&
+            errno != EAGAIN)
+            fprintf(stderr, "%s: workflow scheduler: reading its eventfd: %s\n",
+                    program_invocation_short_name, strerror(errno));
+        pthread_mutex_lock(&e->lock);
     }
     e->exited = true;
     pthread_cond_broadcast(&e->idle);
@@ -1590,7 +1647,35 @@ static void add_run(orch_engine *e, struct run *r)
     while (*p)
         p = &(*p)->next;
     *p = r;
-    pthread_cond_signal(&e->wake);
+    wake(e);
+}
+
+/* A submission hands its run over without the engine's lock, which a
+ * scheduling round may hold for a while. */
+static void post_run(orch_engine *e, struct run *r)
+{
+    pthread_mutex_lock(&e->inbox_lock);
+    struct run **p = &e->inbox;
+    while (*p)
+        p = &(*p)->next;
+    *p = r;
+    pthread_mutex_unlock(&e->inbox_lock);
+    wake(e);
+}
+
+static void adopt_inbox(orch_engine *e)
+{
+    pthread_mutex_lock(&e->inbox_lock);
+    struct run *r = e->inbox;
+    e->inbox = NULL;
+    pthread_mutex_unlock(&e->inbox_lock);
+    for (struct run *n; r; r = n) {
+        n = r->next;
+        r->next = NULL;
+        add_run(e, r);
+        run_event(e, r);
+    }
+    tx_end(e);
 }
 
 static struct run *find_run(orch_engine *e, const char *id)
@@ -1598,10 +1683,31 @@ static struct run *find_run(orch_engine *e, const char *id)
     for (struct run *r = e->runs; r; r = r->next)
         if (strcmp(r->id, id) == 0)
             return r;
-    return NULL;
+    pthread_mutex_lock(&e->inbox_lock);
+    struct run *found = NULL;
+    for (struct run *r = e->inbox; r && !found; r = r->next)
+        if (strcmp(r->id, id) == 0)
+            found = r;
+    pthread_mutex_unlock(&e->inbox_lock);
+    return found;
 }
 
 /* ---- the API ---- */
+
+/* Frees what start made (runs not yet adopted too). */
+static void engine_free(orch_engine *e)
+{
+    for (struct run *r = e->inbox, *n; r; r = n) {
+        n = r->next;
+        run_free(r);
+    }
+    close(e->wake_fd);
+    pthread_mutex_destroy(&e->lock);
+    pthread_mutex_destroy(&e->inbox_lock);
+    pthread_cond_destroy(&e->idle);
+    pthread_cond_destroy(&e->events);
+    free(e);
+}
 
 int orch_engine_start(const orch_engine_config *cfg, orch_engine **out, rt_error *err)
 {
@@ -1611,11 +1717,16 @@ int orch_engine_start(const orch_engine_config *cfg, orch_engine **out, rt_error
 
     if (!e)
         return rt_error_set(err, ENOMEM, "engine");
+    if ((e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+        rt_error_set(err, errno, "eventfd");
+        free(e);
+        return -1;
+    }
     e->cfg = *cfg;
     if (!e->cfg.max_running)
         e->cfg.max_running = 1;
     pthread_mutex_init(&e->lock, NULL);
-    cond_init_mono(&e->wake);
+    pthread_mutex_init(&e->inbox_lock, NULL);
     cond_init_mono(&e->idle);
     cond_init_mono(&e->events);
     snprintf(e->wf_dir, sizeof e->wf_dir, "%s/workflows", cfg->state_dir);
@@ -1634,6 +1745,7 @@ int orch_engine_start(const orch_engine_config *cfg, orch_engine **out, rt_error
             goto fail;
         }
         add_run(e, r);
+        tx_end(e);
     }
     json_decref(ids);
     ids = NULL;
@@ -1645,16 +1757,13 @@ int orch_engine_start(const orch_engine_config *cfg, orch_engine **out, rt_error
     *out = e;
     return 0;
 fail:
+    tx_end(e);
     json_decref(ids);
     for (struct run *r = e->runs, *n; r; r = n) {
         n = r->next;
         run_free(r);
     }
-    pthread_mutex_destroy(&e->lock);
-    pthread_cond_destroy(&e->wake);
-    pthread_cond_destroy(&e->idle);
-    pthread_cond_destroy(&e->events);
-    free(e);
+    engine_free(e);
     return -1;
 }
 
@@ -1666,7 +1775,7 @@ void orch_engine_stop(orch_engine *e, long grace_ms)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pthread_mutex_lock(&e->lock);
     e->stopping = true;
-    pthread_cond_signal(&e->wake);
+    wake(e);
     for (;;) {
         clock_gettime(CLOCK_MONOTONIC, &t);
         long spent = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
@@ -1688,11 +1797,8 @@ void orch_engine_stop(orch_engine *e, long grace_ms)
         n = r->next;
         run_free(r);
     }
-    pthread_mutex_destroy(&e->lock);
-    pthread_cond_destroy(&e->wake);
-    pthread_cond_destroy(&e->idle);
-    pthread_cond_destroy(&e->events);
-    free(e);
+    e->runs = NULL;
+    engine_free(e);
 }
 
 static void make_id(char *out, size_t len)
@@ -1726,11 +1832,22 @@ static void probe_steps(orch_engine *e, const orch_workflow *wf, orch_problems *
         const orch_step *st = &wf->steps[i];
         const char *profile = st->profile ? st->profile : wf->defaults.profile;
         const char *image = st->image ? st->image : wf->defaults.image;
+        const char *backend = st->backend ? st->backend : wf->defaults.backend;
         json_t *req = json_pack("{s:o}", "limits", merged_limits(wf, st));
         rt_spec spec;
         rt_error err;
         if (!req)
             continue;
+        if (backend && strcmp(backend, "native") != 0) {
+            orch_problem *q = add_problem(problems);
+            if (q) {
+                snprintf(q->path, sizeof q->path, "workflow.steps[%zu].backend", i);
+                snprintf(q->message, sizeof q->message, "the %s backend is not available on "
+                         "this server (steps run on native)", backend);
+            }
+            json_decref(req);
+            continue;
+        }
         if (st->kind == ORCH_STEP_CODE) {
             json_object_set_new(req, "code", json_string(""));
             json_object_set_new(req, "language", json_string(st->language));
@@ -1841,10 +1958,7 @@ int orch_engine_submit(orch_engine *e, const json_t *body, const char *key, orch
         return 0;
     }
     json_decref(row);
-    pthread_mutex_lock(&e->lock);
-    run_event(e, r);
-    add_run(e, r);
-    pthread_mutex_unlock(&e->lock);
+    post_run(e, r);
     return 0;
 fail:
     orch_workflow_free(wf);
@@ -1896,10 +2010,12 @@ json_t *orch_engine_get(orch_engine *e, const char *id, rt_error *err)
     const json_t *state = json_object_get(row, "state");
     attach_attempts(steps, att);
     json_t *list = json_object();
+    /* The values the run used (defaults filled in) once it has state. */
+    const json_t *inputs = json_object_get(state, "inputs");
     out = json_pack("{s:O,s:O,s:O,s:O,s:O,s:o}", "id", json_object_get(row, "id"), "name",
                     json_object_get(row, "name"), "status", json_object_get(row, "status"),
                     "created_ms", json_object_get(row, "created_ms"), "inputs",
-                    json_object_get(row, "inputs"), "steps", list);
+                    inputs ? inputs : json_object_get(row, "inputs"), "steps", list);
     if (!out) {
         rt_error_set(err, ENOMEM, "the workflow's result");
         goto done;
@@ -1962,11 +2078,13 @@ int orch_engine_cancel(orch_engine *e, const char *id, rt_error *err)
 {
     char status[32];
     pthread_mutex_lock(&e->lock);
+    adopt_inbox(e);
     struct run *r = find_run(e, id);
     if (r && !r->stopping) {
         begin_stop(e, r, STOP_CANCEL, "cancelled on request");
-        pthread_cond_signal(&e->wake);
+        wake(e);
     }
+    tx_end(e);
     pthread_mutex_unlock(&e->lock);
     if (r)
         return 0;
@@ -1980,6 +2098,7 @@ int orch_engine_retry(orch_engine *e, const char *id, rt_error *err)
     char status[32];
     int rc = -1;
     pthread_mutex_lock(&e->lock);
+    adopt_inbox(e);
     if (find_run(e, id)) {
         refuse(err, EBUSY, "the workflow is still running");
     } else if (stored_status(e, id, status, sizeof status, err) == 0) {
@@ -1998,6 +2117,7 @@ int orch_engine_retry(orch_engine *e, const char *id, rt_error *err)
             }
         }
     }
+    tx_end(e);
     pthread_mutex_unlock(&e->lock);
     return rc;
 }
@@ -2008,6 +2128,7 @@ int orch_engine_approve(orch_engine *e, const char *id, const char *step, bool a
     char status[32];
     int rc = -1;
     pthread_mutex_lock(&e->lock);
+    adopt_inbox(e);
     struct run *r = find_run(e, id);
     long i = r ? orch_workflow_step(r->wf, step) : -1;
     if (!r) {
@@ -2042,9 +2163,10 @@ int orch_engine_approve(orch_engine *e, const char *id, const char *step, bool a
         emit(e, r->id, ev);
         if (!approve)
             step_event(e, r, (size_t)i);
-        pthread_cond_signal(&e->wake);
+        wake(e);
         rc = 0;
     }
+    tx_end(e);
     pthread_mutex_unlock(&e->lock);
     return rc;
 }
@@ -2054,12 +2176,14 @@ int orch_engine_delete(orch_engine *e, const char *id, rt_error *err)
     char dir[PATH_MAX + ORCH_STORE_ID_MAX];
     int rc = -1;
     pthread_mutex_lock(&e->lock);
+    adopt_inbox(e);
     if (find_run(e, id)) {
         refuse(err, EBUSY, "the workflow is running: cancel it first");
     } else if (orch_store_workflow_delete(e->cfg.store, id, err) == 0) {
         snprintf(dir, sizeof dir, "%s/%s", e->wf_dir, id);
         rc = remove_run_dirs(dir, err);
     }
+    tx_end(e);
     pthread_mutex_unlock(&e->lock);
     return rc;
 }
@@ -2078,7 +2202,9 @@ int orch_engine_workspace(orch_engine *e, const char *id, char *buf, size_t len,
 bool orch_engine_finished(orch_engine *e, const char *id)
 {
     pthread_mutex_lock(&e->lock);
+    adopt_inbox(e);
     bool active = find_run(e, id) != NULL;
+    tx_end(e);
     pthread_mutex_unlock(&e->lock);
     return !active;
 }

@@ -30,5 +30,28 @@ for k in sys.argv[2].split("."):
     v=v[k]
 print("null" if v is None else str(v).lower() if isinstance(v,bool) else v)' "$1" "$2"
 }
+# py EXPR FILE: a Python expression over d, the JSON in FILE; strings print as
+# they are, anything else as compact JSON (a Python error as its message).
+py() { python3 -c 'import json, sys
+d = json.load(open(sys.argv[2]))
+v = eval(sys.argv[1])
+print(json.dumps(v, sort_keys=True, separators=(",", ":")) if not isinstance(v, str) else v)' "$1" "$2" 2>&1; }
+# The example workflows (examples/README.md), also the tests' own workflows.
+EXAMPLES=$(cd "$(dirname "$0")/../.." && pwd)/examples
 TMPD=$(mktemp -d /tmp/sbx-test.XXXXXX)
 trap 'rm -rf "$TMPD"' EXIT
+# unmount_tmpd: unmounts what is mounted below $TMPD (workflow workspaces are
+# tmpfs mounts below their state dirs), then removes it.
+unmount_tmpd() {
+    awk -v t="$TMPD/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r umount -l
+    rm -rf "$TMPD"
+}
+# workflow_setup: for tests of sbx workflow run (before plan): skips them
+# without root or sbx-workflow; the state dir is $TMPD/state, cleaned up at exit.
+workflow_setup() {
+    [ "$(id -u)" -eq 0 ] || skip_all "needs root (sandboxes, the workspace tmpfs)"
+    [ -x "$(dirname "$SBX")/sbx-workflow" ] || skip_all "sbx-workflow not built"
+    trap unmount_tmpd EXIT
+    export SBX_STATE_DIR=$TMPD/state
+    unset XDG_STATE_HOME
+}

@@ -3,24 +3,9 @@
 # result (--json), progress on stderr, --input typing, invalid workflows,
 # signals, what is left behind (nothing, or what --keep kept) and the state dir.
 . "$(dirname "$0")/lib.sh"
-[ "$(id -u)" -eq 0 ] || skip_all "needs root (sandboxes, the workspace tmpfs)"
-[ -x "$(dirname "$SBX")/sbx-workflow" ] || skip_all "sbx-workflow not built"
+workflow_setup
 plan 73
 
-# Workspaces are tmpfs mounts below the state dirs: unmount before removing.
-cleanup() {
-    awk -v t="$TMPD/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r umount -l
-    rm -rf "$TMPD"
-}
-trap cleanup EXIT
-export SBX_STATE_DIR=$TMPD/state
-unset XDG_STATE_HOME
-
-# py EXPR FILE: a Python expression over d, the JSON in FILE.
-py() { python3 -c 'import json, sys
-d = json.load(open(sys.argv[2]))
-v = eval(sys.argv[1])
-print(json.dumps(v, sort_keys=True, separators=(",", ":")) if not isinstance(v, str) else v)' "$1" "$2" 2>&1; }
 # rows DIR: workflows in the store of DIR.
 rows() { python3 -c 'import sqlite3, sys
 print(sqlite3.connect(sys.argv[1]).execute("select count(*) from workflows").fetchone()[0])' "$1/workflows.db"; }
@@ -29,18 +14,8 @@ mounts() { awk -v t="$1/" 'index($2, t) == 1' /proc/mounts | wc -l; }
 # wait_for FILE ERE: until FILE has a line matching (10 s at most).
 wait_for() { for _ in $(seq 200); do grep -Eq -- "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
-cat > "$TMPD/squares.json" <<'EOF'
-{"name": "squares",
- "inputs": {"count": {"type": "integer", "default": 3}},
- "steps": [
-   {"id": "gen", "code": "import json; print(json.dumps(list(range(1, ${{ inputs.count }} + 1))))",
-    "language": "python", "outputs": {"numbers": {"from": "stdout_json"}}},
-   {"id": "square", "needs": ["gen"], "for_each": "${{ steps.gen.outputs.numbers }}",
-    "run": "echo $((N * N)) > /workspace/sq_$N", "env": {"N": "${{ item }}"}},
-   {"id": "sum", "needs": ["square"], "command": ["sh", "-c", "cat /workspace/sq_* | paste -sd+ | bc"],
-    "outputs": {"total": {"from": "stdout"}}}
- ]}
-EOF
+# squares: gen (count numbers), square (a fan-out writing sq_N), sum (its output total).
+cp "$EXAMPLES/fanout.json" "$TMPD/squares.json"
 
 # ---- a workflow that succeeds ----
 "$SBX" workflow run "$TMPD/squares.json" --input count=4 --json > "$TMPD/out" 2> "$TMPD/err"

@@ -126,17 +126,24 @@ static const char *problems_of(const char *doc, const char *inputs)
     return buf;
 }
 
+/* Polls the result, as an API client does: nothing here may take the
+ * engine's lock (a transaction left open by the engine must show). */
 static json_t *wait_done(const char *id, double timeout_ms)
 {
-    uint64_t gen = 0;
     double t0 = mono_ms();
-    while (!orch_engine_finished(eng, id) && mono_ms() - t0 < timeout_ms)
-        orch_engine_wait_event(eng, &gen, 200);
     rt_error err;
-    json_t *res = orch_engine_get(eng, id, &err);
-    if (!res)
-        diag("get %s: %s", id, err.msg);
-    return res;
+    json_t *res;
+    for (;;) {
+        if (!(res = orch_engine_get(eng, id, &err))) {
+            diag("get %s: %s", id, err.msg);
+            return NULL;
+        }
+        if (orch_workflow_status_final(json_string_value(json_object_get(res, "status"))) ||
+            mono_ms() - t0 >= timeout_ms)
+            return res;
+        json_decref(res);
+        usleep(20 * 1000);
+    }
 }
 
 static json_t *run_wf(const char *doc, const char *inputs)
@@ -293,6 +300,16 @@ static void test_conditions(void)
     is_str(at(r, "steps.no.status"), "skipped", "a false when skips");
     is_str(at(r, "steps.soft.status"), "failed", "continue_on_error still reports failed");
     is_str(at(r, "steps.aftersoft.status"), "ok", "... but its dependants run");
+    json_decref(r);
+
+    r = run_wf("{`name`: `skipout`, `steps`: ["
+               "  {`id`: `a`, `when`: `false`, `run`: `echo x`, `outputs`: {`o`: {`from`: `stdout`}}},"
+               "  {`id`: `b`, `needs`: [`a`], `when`: `always()`,"
+               "   `command`: [`echo`, `[${{ steps.a.outputs.o }}]`]}],"
+               " `inputs`: {`n`: {`type`: `integer`, `default`: 7}}}",
+               NULL);
+    is_str(at(r, "steps.b.result.stdout"), "[]\n", "a skipped step's outputs read as null");
+    is_str(at(r, "inputs.n"), "7", "the result's inputs are the values used, defaults too");
     json_decref(r);
 
     r = run_wf("{`name`: `soft`, `steps`: [{`id`: `a`, `run`: `false`, `continue_on_error`: true}]}",
@@ -515,6 +532,11 @@ static void test_validation(void)
                            NULL),
                "workflow.steps[0].profile: profile \"nope\" not found", 51) == 0,
        "the executor checks each step's profile at submission");
+    is_str(problems_of("{`name`: `v`, `defaults`: {`backend`: `docker`},"
+                       " `steps`: [{`id`: `a`, `run`: `x`}]}", NULL),
+           "workflow.steps[0].backend: the docker backend is not available on this server "
+           "(steps run on native)",
+           "a backend that is not there is refused, not run elsewhere");
 }
 
 static void test_idempotency_and_delete(void)
