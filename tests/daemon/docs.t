@@ -2,7 +2,7 @@
 # The examples of docs/api.md, run against a real daemon: every sh block that calls
 # curl runs, and its answer must have the keys of the json block after it and the
 # same status, exit_code, stdout, stderr, error code and field.
-import json, os, re, signal, subprocess, sys, tempfile, time
+import json, os, re, shutil, signal, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SANDBOXD = os.path.join(ROOT, "build", "sandboxd")
@@ -98,6 +98,10 @@ def main():
         daemon.send_signal(signal.SIGTERM)
         rc = daemon.wait(timeout=30)
     ok(rc == 0 and not os.path.exists(sock), "daemon stopped cleanly, socket removed")
+    # The examples' workflow workspaces are tmpfs mounts under the state directory.
+    subprocess.run(["sh", "-c", "awk -v t=%s/ 'index($2, t) == 1 {print $2}' /proc/mounts | "
+                    "sort -r | xargs -r umount -l" % tmp])
+    shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failed else 0
 
 

@@ -666,9 +666,11 @@ int main(void)
     is_int(count_groups(), 0, "no cgroup left behind");
     orch_local_free(&local);
     char cmd[PATH_MAX + 64];
-    snprintf(cmd, sizeof cmd, "grep -q '%s' /proc/mounts && umount -R %s/workflows/*; rm -rf %s",
-             state_dir, state_dir, state_dir);
+    snprintf(cmd, sizeof cmd, "awk -v t=%s/ 'index($2, t) == 1 {print $2}' /proc/mounts | "
+             "sort -r | xargs -r umount -l; rm -rf %s", state_dir, state_dir);
     if (system(cmd) != 0)
         diag("cleanup failed");
+    snprintf(cmd, sizeof cmd, "grep -q ' %s/' /proc/mounts", state_dir);
+    ok(system(cmd) != 0, "no workspace mount left behind");
     return tap_done();
 }
