@@ -18,6 +18,7 @@
 #include "stepio.h"
 #include "store.h"
 #include "sandbox.h"
+#include "backtick.h"
 #include "tap.h"
 
 static char state_dir[] = "/tmp/sbx-engine-XXXXXX";
@@ -54,20 +55,6 @@ static void start_engine(unsigned max_running)
         diag("engine: %s", err.msg);
         exit(1);
     }
-}
-
-static json_t *load(const char *text)
-{
-    char *s = strdup(text);
-    json_error_t je;
-    for (char *p = s; *p; p++)
-        if (*p == '`')
-            *p = '"';
-    json_t *v = json_loads(s, JSON_DECODE_ANY, &je);
-    if (!v)
-        diag("bad test JSON: %s: %s", je.text, s);
-    free(s);
-    return v;
 }
 
 static double mono_ms(void)

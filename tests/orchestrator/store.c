@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "backtick.h"
 #include "tap.h"
 
 #define CURSOR_MSG "cursor: not a cursor from a previous page"
@@ -33,21 +34,6 @@ static const char *file(const char *name)
 
     snprintf(p, sizeof ring[0], "%s/%s", dir, name);
     return p;
-}
-
-static json_t *load(const char *text)
-{
-    char *s = strdup(text);
-    json_error_t je;
-
-    for (char *p = s; *p; p++)
-        if (*p == '`')
-            *p = '"';
-    json_t *v = json_loads(s, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    if (!v)
-        diag("bad test JSON: %s: %s", je.text, s);
-    free(s);
-    return v;
 }
 
 static char *dump(const json_t *v)

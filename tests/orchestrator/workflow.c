@@ -7,23 +7,9 @@
 #include <string.h>
 
 #include "result.h"
+#include "backtick.h"
 #include "tap.h"
 #include "workflow.h"
-
-static json_t *load(const char *text)
-{
-    char *s = strdup(text);
-    json_error_t je;
-
-    for (char *p = s; *p; p++)
-        if (*p == '`')
-            *p = '"';
-    json_t *v = json_loads(s, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    if (!v)
-        diag("bad test JSON: %s: %s", je.text, s);
-    free(s);
-    return v;
-}
 
 /* Every problem as "path: message" lines joined by " | ", or "OK". */
 static const char *check_v(json_t *doc, json_t *inputs)
