@@ -248,5 +248,24 @@ api GET "/v1/workflows/$FIRST"
 is "$(jb 'd["status"]')" succeeded "kill -9: every accepted workflow is still there"
 wf_post "$BODY_I" -H "Idempotency-Key: order-42"
 is "$STATUS:$ID" "200:$FIRST" "kill -9: idempotency keys survive"
+daemon_stop
+
+# ---- SIGTERM in the middle: the grace, then interrupted, resumed at the next start ----
+restart() { SOCK_AT=$D_SOCK; D_COUNT=$((D_COUNT - 1)); daemon_start "$@"; unset SOCK_AT; }
+restart --grace 500ms
+wf_post '{"workflow": {"name": "graceful", "steps": [
+  {"id": "s", "run": "[ -e /workspace/y ] || { touch /workspace/y; sleep 32; }; echo resumed",
+   "retry": {"max_attempts": 2}}]}}'
+GRACE=$ID
+eventually 10 has_process 'sleep 32'
+ok $? "SIGTERM: the step's sandbox runs"
+t0=$(now_ms)
+daemon_stop
+lt $(( $(now_ms) - t0 )) 8000 "SIGTERM: the daemon stops after its grace, not after the step"
+restart
+wf_wait "$GRACE" 20
+is "$(jb 'd["status"]'):$(jb 'd["steps"]["s"]["result"]["stdout"]')" "succeeded:resumed" \
+   "SIGTERM: the next start resumes the workflow"
+is "$(jb 'd["steps"]["s"]["history"][0]["status"]')" interrupted "SIGTERM: the stopped attempt is interrupted"
 
 daemon_stop
