@@ -165,7 +165,17 @@ struct orch_store {
     bool lock_ready;
     bool in_tx; /* between begin and commit/rollback, which hold the lock */
     sqlite3_stmt *q[Q_COUNT];
+    /* Checkpoints (which fsync) run on a connection and thread of their own, so
+     * that a commit never waits for one while holding the lock. */
+    sqlite3 *ckpt_db;
+    pthread_t ckpt_thread;
+    bool ckpt_running;
+    pthread_mutex_t ckpt_lock;
+    pthread_cond_t ckpt_cond;
+    bool ckpt_stop;
 };
+
+#define CHECKPOINT_EVERY_MS 1000
 
 /* ---- errors ---------------------------------------------------------------- */
 
@@ -491,8 +501,55 @@ static int connect_db(orch_store *s, rt_error *err)
      * "file is not a database" and the path. */
     if (pragma(s, "PRAGMA journal_mode=WAL", "PRAGMA journal_mode", "wal", err) < 0 ||
         pragma(s, "PRAGMA synchronous=NORMAL", "PRAGMA synchronous", "1", err) < 0 ||
-        pragma(s, "PRAGMA foreign_keys=ON", "PRAGMA foreign_keys", "1", err) < 0)
+        pragma(s, "PRAGMA foreign_keys=ON", "PRAGMA foreign_keys", "1", err) < 0 ||
+        pragma(s, "PRAGMA wal_autocheckpoint=0", "PRAGMA wal_autocheckpoint", "0", err) < 0)
         return -1;
+    return 0;
+}
+
+/* Copies the WAL back into the file every second, without blocking writers
+ * (PASSIVE), until the store closes. */
+static void *checkpoint_main(void *arg)
+{
+    orch_store *s = arg;
+    pthread_mutex_lock(&s->ckpt_lock);
+    while (!s->ckpt_stop) {
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_sec += CHECKPOINT_EVERY_MS / 1000;
+        pthread_cond_timedwait(&s->ckpt_cond, &s->ckpt_lock, &dl);
+        if (s->ckpt_stop)
+            break;
+        pthread_mutex_unlock(&s->ckpt_lock);
+        int rc = sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                           NULL);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            fprintf(stderr, "%s: workflow store: checkpoint of %s: %s\n",
+                    program_invocation_short_name, s->path, sqlite3_errmsg(s->ckpt_db));
+        pthread_mutex_lock(&s->ckpt_lock);
+    }
+    pthread_mutex_unlock(&s->ckpt_lock);
+    return NULL;
+}
+
+static int start_checkpointer(orch_store *s, rt_error *err)
+{
+    int rc = sqlite3_open_v2(s->path, &s->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_busy_timeout(s->ckpt_db, BUSY_TIMEOUT_MS);
+    if (rc != SQLITE_OK)
+        return fail(err, EIO, "opening the store's checkpoint connection: %s (%s)",
+                    s->ckpt_db ? sqlite3_errmsg(s->ckpt_db) : "out of memory", s->path);
+    pthread_mutex_init(&s->ckpt_lock, NULL);
+    pthread_cond_init(&s->ckpt_cond, NULL);
+    int e = pthread_create(&s->ckpt_thread, NULL, checkpoint_main, s);
+    if (e) {
+        pthread_mutex_destroy(&s->ckpt_lock);
+        pthread_cond_destroy(&s->ckpt_cond);
+        return rt_error_set(err, e, "opening the store: the checkpoint thread");
+    }
+    s->ckpt_running = true;
     return 0;
 }
 
@@ -566,7 +623,7 @@ int orch_store_open(const char *path, orch_store **out, rt_error *err)
         return rt_error_set(err, ENOMEM, "opening the store %s", path);
     }
     if (init_lock(s, err) < 0 || create_file(path, err) < 0 || connect_db(s, err) < 0 ||
-        setup_schema(s, err) < 0 || prepare_all(s, err) < 0) {
+        setup_schema(s, err) < 0 || prepare_all(s, err) < 0 || start_checkpointer(s, err) < 0) {
         orch_store_close(s);
         return -1;
     }
@@ -580,6 +637,17 @@ void orch_store_close(orch_store *s)
         return;
     if (s->in_tx)
         orch_store_rollback(s);
+    if (s->ckpt_running) {
+        pthread_mutex_lock(&s->ckpt_lock);
+        s->ckpt_stop = true;
+        pthread_cond_signal(&s->ckpt_cond);
+        pthread_mutex_unlock(&s->ckpt_lock);
+        pthread_join(s->ckpt_thread, NULL);
+        pthread_mutex_destroy(&s->ckpt_lock);
+        pthread_cond_destroy(&s->ckpt_cond);
+    }
+    if (s->ckpt_db)
+        (void)sqlite3_close_v2(s->ckpt_db);
     /* finalize repeats a statement's last error, reported when it happened. */
     for (int i = 0; i < Q_COUNT; i++)
         (void)sqlite3_finalize(s->q[i]);
