@@ -6,7 +6,6 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,22 +129,10 @@ struct orch_engine {
     struct run *runs;           /* active, oldest first */
     struct attempt *done;
     unsigned running;
-    bool stopping, exited;
+    bool stopping;
     pthread_t thread;
     char wf_dir[PATH_MAX];      /* <state>/workflows */
 };
-
-/* An error whose code says what kind (ENOENT, EBUSY) without strerror's text. */
-__attribute__((format(printf, 3, 4))) static int refuse(rt_error *err, int code,
-                                                        const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-    err->code = code;
-    return -1;
-}
 
 static int64_t now_ms(void)
 {
@@ -1034,7 +1021,6 @@ static void handle_done(orch_engine *e, struct attempt *a)
     int64_t end = now_ms();
     if (a->rc < 0)
         rt_result_set_error(&a->res, a->err.msg);
-    json_t *result = rt_result_to_json(&a->res);
     json_t *row = json_pack("{s:s,s:I,s:I}", "status", "interrupted", "started_ms",
                             (json_int_t)a->started_ms, "finished_ms", (json_int_t)end);
     if (atomic_load(&a->stop) == HALT_SHUTDOWN) {
@@ -1043,11 +1029,11 @@ static void handle_done(orch_engine *e, struct attempt *a)
                                           (unsigned)a->item, a->no, row, &err) < 0)
             log_store_error("saving an attempt", &err);
         json_decref(row);
-        json_decref(result);
         orch_remove_tree(a->dir, &ignored);
         attempt_free(a);
         return;
     }
+    json_t *result = rt_result_to_json(&a->res);
     if (read_step_files(a, &values, &reported, &reported_usd, &err) < 0)
         problem = strdup(err.msg);
     orch_remove_tree(a->dir, &ignored);
@@ -1449,7 +1435,6 @@ static void *scheduler_main(void *arg)
                     program_invocation_short_name, strerror(errno));
         pthread_mutex_lock(&e->lock);
     }
-    e->exited = true;
     pthread_cond_broadcast(&e->idle);
     pthread_mutex_unlock(&e->lock);
     return NULL;
@@ -2090,7 +2075,7 @@ int orch_engine_cancel(orch_engine *e, const char *id, rt_error *err)
         return 0;
     if (stored_status(e, id, status, sizeof status, err) < 0)
         return -1;
-    return refuse(err, EBUSY, "the workflow has already ended (%s)", status);
+    return rt_error_coded(err, EBUSY, "the workflow has already ended (%s)", status);
 }
 
 int orch_engine_retry(orch_engine *e, const char *id, rt_error *err)
@@ -2100,11 +2085,11 @@ int orch_engine_retry(orch_engine *e, const char *id, rt_error *err)
     pthread_mutex_lock(&e->lock);
     adopt_inbox(e);
     if (find_run(e, id)) {
-        refuse(err, EBUSY, "the workflow is still running");
+        rt_error_coded(err, EBUSY, "the workflow is still running");
     } else if (stored_status(e, id, status, sizeof status, err) == 0) {
         if (strcmp(status, "succeeded") == 0 || !orch_workflow_status_final(status)) {
-            refuse(err, EBUSY, "only a failed, cancelled, timed out or over-budget "
-                                     "workflow can be retried (this one is %s)", status);
+            rt_error_coded(err, EBUSY, "only a failed, cancelled, timed out or over-budget "
+                                       "workflow can be retried (this one is %s)", status);
         } else {
             struct run *r = load_run(e, id, true, err);
             if (r) {
@@ -2133,11 +2118,11 @@ int orch_engine_approve(orch_engine *e, const char *id, const char *step, bool a
     long i = r ? orch_workflow_step(r->wf, step) : -1;
     if (!r) {
         if (stored_status(e, id, status, sizeof status, err) == 0)
-            refuse(err, EBUSY, "the workflow has already ended (%s)", status);
+            rt_error_coded(err, EBUSY, "the workflow has already ended (%s)", status);
     } else if (i < 0) {
-        refuse(err, ENOENT, "no step \"%.64s\" in this workflow", step);
+        rt_error_coded(err, ENOENT, "no step \"%.64s\" in this workflow", step);
     } else if (r->steps[i].approval != AP_WAITING || r->steps[i].st != ST_PENDING) {
-        refuse(err, EBUSY, "step %s is not waiting for approval (it is %s)", step,
+        rt_error_coded(err, EBUSY, "step %s is not waiting for approval (it is %s)", step,
                      step_names[r->steps[i].st]);
     } else {
         struct step *s = &r->steps[i];
@@ -2178,7 +2163,7 @@ int orch_engine_delete(orch_engine *e, const char *id, rt_error *err)
     pthread_mutex_lock(&e->lock);
     adopt_inbox(e);
     if (find_run(e, id)) {
-        refuse(err, EBUSY, "the workflow is running: cancel it first");
+        rt_error_coded(err, EBUSY, "the workflow is running: cancel it first");
     } else if (orch_store_workflow_delete(e->cfg.store, id, err) == 0) {
         snprintf(dir, sizeof dir, "%s/%s", e->wf_dir, id);
         rc = remove_run_dirs(dir, err);
@@ -2195,7 +2180,7 @@ int orch_engine_workspace(orch_engine *e, const char *id, char *buf, size_t len,
         return -1;
     snprintf(buf, len, "%s/%s/workspace", e->wf_dir, id);
     if (access(buf, F_OK) < 0)
-        return refuse(err, ENOENT, "the workflow has no workspace yet (it is %s)", status);
+        return rt_error_coded(err, ENOENT, "the workflow has no workspace yet (it is %s)", status);
     return 0;
 }
 
@@ -2240,12 +2225,14 @@ void orch_engine_wait_workflow(orch_engine *e, const char *id, int64_t after, lo
     pthread_mutex_unlock(&e->lock);
 }
 
-void orch_engine_stats_get(orch_engine *e, orch_engine_stats *st)
+unsigned orch_engine_active(orch_engine *e)
 {
+    unsigned n = 0;
     pthread_mutex_lock(&e->lock);
-    st->active = 0;
+    adopt_inbox(e);
     for (struct run *r = e->runs; r; r = r->next)
-        st->active++;
-    st->attempts_running = e->running;
+        n++;
+    tx_end(e);
     pthread_mutex_unlock(&e->lock);
+    return n;
 }

@@ -4,8 +4,10 @@
  * timeouts, and recovery of what was running when the process died.
  *
  * One scheduler thread owns every decision; each running attempt has a thread
- * of its own that only runs the sandbox. Every state change is written to the
- * store before it is announced, so a kill -9 loses nothing accepted. */
+ * of its own that only runs the sandbox. A submission is committed before it
+ * is answered; every later state change is written in the transaction of the
+ * piece of work that made it, which readers of the store cannot see into, so
+ * a kill -9 loses nothing accepted and no follower reads a half-made change. */
 #ifndef SBX_ORCHESTRATOR_ENGINE_H
 #define SBX_ORCHESTRATOR_ENGINE_H
 
@@ -104,12 +106,8 @@ void orch_engine_wait_event(orch_engine *e, uint64_t *gen, long timeout_ms);
  * workflow's events, so many followers cost nothing to the others. */
 void orch_engine_wait_workflow(orch_engine *e, const char *id, int64_t after, long timeout_ms);
 
-/* Counts for metrics: workflows by status and attempts running. */
-typedef struct orch_engine_stats {
-    unsigned active;            /* workflows queued or running */
-    unsigned attempts_running;
-} orch_engine_stats;
-void orch_engine_stats_get(orch_engine *e, orch_engine_stats *st);
+/* Workflows queued or running (for metrics). */
+unsigned orch_engine_active(orch_engine *e);
 
 /* True for the statuses a workflow ends with. */
 bool orch_workflow_status_final(const char *status);

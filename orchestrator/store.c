@@ -179,23 +179,6 @@ struct orch_store {
 
 /* ---- errors ---------------------------------------------------------------- */
 
-/* Sets the message and err->code without strerror's text: for conditions
- * ("no such workflow") that an errno names only roughly. Returns -1. */
-static __attribute__((format(printf, 3, 4))) int fail(rt_error *err, int code, const char *fmt,
-                                                      ...)
-{
-    char msg[RT_ERROR_MAX];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    rt_error_set(err, 0, "%s", msg);
-    if (err)
-        err->code = code;
-    return -1;
-}
-
 static int errno_of(int rc)
 {
     switch (rc & 0xff) {
@@ -237,12 +220,12 @@ static __attribute__((format(printf, 4, 5))) int db_fail(orch_store *s, rt_error
         msg = rc == SQLITE_ROW ? "unexpected row" : "no row";
     else if ((sqlite3_extended_errcode(s->db) & 0xff) == (rc & 0xff))
         msg = sqlite3_errmsg(s->db);
-    return fail(err, errno_of(rc), "%s: %s (%s)", what, msg, s->path);
+    return rt_error_coded(err, errno_of(rc), "%s: %s (%s)", what, msg, s->path);
 }
 
 static int no_workflow(rt_error *err, const char *what)
 {
-    return fail(err, ENOENT, "%s: no such workflow", what);
+    return rt_error_coded(err, ENOENT, "%s: no such workflow", what);
 }
 
 /* ---- locking and statements ------------------------------------------------- */
@@ -340,7 +323,7 @@ static json_t *column(sqlite3_stmt *q, int i, char kind, rt_error *err)
     if (v)
         return v;
     if (kind == 'j' && text)
-        fail(err, EIO, "column %s: stored JSON does not parse: %s", sqlite3_column_name(q, i),
+        rt_error_coded(err, EIO, "column %s: stored JSON does not parse: %s", sqlite3_column_name(q, i),
              je.text);
     else
         rt_error_set(err, ENOMEM, "column %s", sqlite3_column_name(q, i));
@@ -416,7 +399,7 @@ static const json_t *field(const json_t *row, const char *key, int type, const c
 
     if (v && (type < 0 || (int)json_typeof(v) == type))
         return v;
-    fail(err, EINVAL, "%s: \"%s\" %s", what, key, v ? "has the wrong type" : "is missing");
+    rt_error_coded(err, EINVAL, "%s: \"%s\" %s", what, key, v ? "has the wrong type" : "is missing");
     return NULL;
 }
 
@@ -478,7 +461,7 @@ static int pragma(orch_store *s, const char *set, const char *get, const char *w
     if (exec(s, set, err) < 0 || query_text(s, get, got, sizeof got, err) < 0)
         return -1;
     if (strcmp(got, want) != 0)
-        return fail(err, ENOTSUP, "opening the store: %s left it at \"%s\", not \"%s\" (%s)",
+        return rt_error_coded(err, ENOTSUP, "opening the store: %s left it at \"%s\", not \"%s\" (%s)",
                     set, got, want, s->path);
     return 0;
 }
@@ -539,7 +522,7 @@ static int start_checkpointer(orch_store *s, rt_error *err)
     if (rc == SQLITE_OK)
         rc = sqlite3_busy_timeout(s->ckpt_db, BUSY_TIMEOUT_MS);
     if (rc != SQLITE_OK)
-        return fail(err, EIO, "opening the store's checkpoint connection: %s (%s)",
+        return rt_error_coded(err, EIO, "opening the store's checkpoint connection: %s (%s)",
                     s->ckpt_db ? sqlite3_errmsg(s->ckpt_db) : "out of memory", s->path);
     pthread_mutex_init(&s->ckpt_lock, NULL);
     pthread_cond_init(&s->ckpt_cond, NULL);
@@ -566,7 +549,7 @@ static int setup_schema(orch_store *s, rt_error *err)
         query_text(s, "SELECT count(*) FROM sqlite_master", objects, sizeof objects, err) < 0)
         goto fail;
     if (strcmp(version, "0") == 0 && strcmp(objects, "0") != 0) {
-        fail(err, ENOTSUP, "opening the store: %s holds other tables, not a workflow store",
+        rt_error_coded(err, ENOTSUP, "opening the store: %s holds other tables, not a workflow store",
              s->path);
         goto fail;
     }
@@ -574,7 +557,7 @@ static int setup_schema(orch_store *s, rt_error *err)
         (exec(s, schema_sql, err) < 0 || exec(s, "PRAGMA user_version = 1", err) < 0))
         goto fail;
     if (strcmp(version, "0") != 0 && atoi(version) != SCHEMA_VERSION) {
-        fail(err, ENOTSUP, "opening the store: %s has schema version %s, this build reads %d",
+        rt_error_coded(err, ENOTSUP, "opening the store: %s has schema version %s, this build reads %d",
              s->path, version, SCHEMA_VERSION);
         goto fail;
     }
@@ -670,7 +653,7 @@ int orch_store_begin(orch_store *s, rt_error *err)
     pthread_mutex_lock(&s->lock);
     if (s->in_tx) {
         pthread_mutex_unlock(&s->lock);
-        return fail(err, EINVAL, "beginning a transaction: one is open already (not nested)");
+        return rt_error_coded(err, EINVAL, "beginning a transaction: one is open already (not nested)");
     }
     { /* the statement is reset at the end of the block, under the lock */
         STMT q = s->q[Q_BEGIN];
@@ -710,9 +693,9 @@ int orch_store_commit(orch_store *s, rt_error *err)
     int rc;
 
     if (!s->in_tx)
-        return fail(err, EINVAL, "committing: no transaction is open");
+        return rt_error_coded(err, EINVAL, "committing: no transaction is open");
     if (sqlite3_get_autocommit(s->db)) {
-        fail(err, EIO, "committing: an earlier error rolled the transaction back (%s)",
+        rt_error_coded(err, EIO, "committing: an earlier error rolled the transaction back (%s)",
              s->path);
         end_tx(s);
         return -1;
@@ -772,7 +755,7 @@ int orch_store_workflow_insert(orch_store *s, const json_t *row, const char *key
         return -1;
     size_t id_len = json_string_length(id);
     if (id_len == 0 || id_len >= ORCH_STORE_ID_MAX || strlen(json_string_value(id)) != id_len)
-        return fail(err, EINVAL, "%s: \"id\" must be 1 to %d bytes", what, ORCH_STORE_ID_MAX - 1);
+        return rt_error_coded(err, EINVAL, "%s: \"id\" must be 1 to %d bytes", what, ORCH_STORE_ID_MAX - 1);
     cleanup_free char *doc_text = encode(doc);
     cleanup_free char *inputs_text = encode(inputs);
     if (!doc_text || !inputs_text)
@@ -864,11 +847,11 @@ json_t *orch_store_workflow_list(orch_store *s, const char *status, unsigned lim
     int rc;
 
     if (limit < 1 || limit > ORCH_STORE_LIST_MAX) {
-        fail(err, EINVAL, "limit: must be 1 to %d", ORCH_STORE_LIST_MAX);
+        rt_error_coded(err, EINVAL, "limit: must be 1 to %d", ORCH_STORE_LIST_MAX);
         return NULL;
     }
     if (cursor && parse_cursor(cursor, &before) < 0) {
-        fail(err, EINVAL, "cursor: not a cursor from a previous page");
+        rt_error_coded(err, EINVAL, "cursor: not a cursor from a previous page");
         return NULL;
     }
     cleanup_json json_t *list = json_array();
@@ -918,7 +901,7 @@ json_t *orch_store_workflow_ids(orch_store *s, const char *const *statuses, rt_e
 
     for (; set && statuses && *statuses; statuses++) {
         if (json_array_append_new(set, json_string(*statuses)) < 0) {
-            fail(err, EINVAL, "%s: a status is not UTF-8", what);
+            rt_error_coded(err, EINVAL, "%s: a status is not UTF-8", what);
             return NULL;
         }
     }
@@ -1015,7 +998,7 @@ int orch_store_attempt_put(orch_store *s, const char *wf, unsigned step, unsigne
         !(started = field(row, "started_ms", JSON_INTEGER, what, err)))
         return -1;
     if (finished && !json_is_integer(finished) && !json_is_null(finished))
-        return fail(err, EINVAL, "%s: \"finished_ms\" has the wrong type", what);
+        return rt_error_coded(err, EINVAL, "%s: \"finished_ms\" has the wrong type", what);
     /* A missing or null result is SQL NULL, read back as null. */
     cleanup_free char *text = result && !json_is_null(result) ? encode(result) : NULL;
     if (result && !json_is_null(result) && !text)
@@ -1065,7 +1048,7 @@ int orch_store_event_append(orch_store *s, const char *wf, const json_t *event, 
 
     snprintf(what, sizeof what, "saving an event of %s", wf);
     if (!json_is_object(event))
-        return fail(err, EINVAL, "%s: an event is a JSON object", what);
+        return rt_error_coded(err, EINVAL, "%s: an event is a JSON object", what);
     cleanup_free char *text = encode(event);
     if (!text)
         return rt_error_set(err, ENOMEM, "%s", what);
@@ -1088,7 +1071,7 @@ json_t *orch_store_events(orch_store *s, const char *wf, int64_t after, unsigned
 
     snprintf(what, sizeof what, "reading the events of %s", wf);
     if (limit < 1 || limit > ORCH_STORE_LIST_MAX) {
-        fail(err, EINVAL, "limit: must be 1 to %d", ORCH_STORE_LIST_MAX);
+        rt_error_coded(err, EINVAL, "limit: must be 1 to %d", ORCH_STORE_LIST_MAX);
         return NULL;
     }
     LOCKED(s);

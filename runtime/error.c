@@ -18,6 +18,18 @@ int rt_error_set(rt_error *err, int errnum, const char *fmt, ...)
     return -1;
 }
 
+int rt_error_coded(rt_error *err, int code, const char *fmt, ...)
+{
+    if (!err)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    err->code = code;
+    return -1;
+}
+
 int rt_error_wrap(rt_error *err, const char *fmt, ...)
 {
     if (!err)

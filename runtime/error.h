@@ -16,6 +16,11 @@ typedef struct rt_error {
 int rt_error_set(rt_error *err, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Sets the message and the code without strerror's text: for conditions an
+ * errno names only roughly ("no such workflow" is ENOENT). Returns -1. */
+int rt_error_coded(rt_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Prefixes the current message with context: "ctx: old message". Returns -1. */
 int rt_error_wrap(rt_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

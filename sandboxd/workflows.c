@@ -554,9 +554,7 @@ void sd_workflows_handle(sd_workflows *w, const char *method, const char *path,
 
 unsigned sd_workflows_active(sd_workflows *w)
 {
-    orch_engine_stats st;
-    orch_engine_stats_get(w->engine, &st);
-    return st.active;
+    return orch_engine_active(w->engine);
 }
 
 /* ---- event streams ---- */

@@ -31,7 +31,8 @@ wf_post '{"workflow": {"name": "pipe", "steps": [
 is "$STATUS" 201 "POST /v1/workflows: 201"
 like "$ID" '^wf_[0-9a-f]{24}$' "POST: an id"
 is "$(hdr Location)" "/v1/workflows/$ID" "POST: Location names it"
-like "$(jb 'd["status"]')" '^(queued|running|succeeded)$' "POST: answers with its state"
+is "$(jb 'sorted(d.items())')" '[["id","'"$ID"'"],["name","pipe"],["status","queued"]]' \
+   "POST: answers with the id, name and status, from memory"
 wf_wait "$ID"
 is "$(jb 'd["status"]')" succeeded "the workflow succeeds"
 is "$(jb 'd["steps"]["a"]["outputs"]["o"]')" "hello" "step a's stdout output"
@@ -108,6 +109,8 @@ FIRST=$ID
 is "$STATUS" 201 "Idempotency-Key: the first POST creates"
 wf_post "$BODY_I" -H "Idempotency-Key: order-42"
 is "$STATUS:$ID" "200:$FIRST" "Idempotency-Key: the same key gives the same workflow"
+wf_post "$BODY_I" -H "Idempotency-Key: $(head -c 256 /dev/zero | tr '\0' k)"
+is "$STATUS:$(jb 'd["error"]["field"]')" "400:Idempotency-Key" "an Idempotency-Key over 255 bytes: 400"
 wf_post "$BODY_I" -H "Idempotency-Key: order-43"
 ok "$([ "$STATUS" = 201 ] && [ "$ID" != "$FIRST" ]; echo $?)" "another key, another workflow"
 wf_wait "$FIRST"

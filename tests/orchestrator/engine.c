@@ -496,6 +496,15 @@ static void test_outputs_hostile(void)
        "stdout that is not JSON fails stdout_json (%s)", at(r, "steps.a.error"));
     json_decref(r);
 
+    /* The engine's workspace is 32 MiB here; the file-size rlimit is 64 MiB. */
+    r = run_wf("{`name`: `full`, `steps`: [{`id`: `a`,"
+               " `run`: `head -c 60000000 /dev/zero > /workspace/big`}]}",
+               NULL);
+    is_str(at(r, "steps.a.sandbox_status"), "exit_nonzero", "the workspace is size-limited");
+    ok(strstr(at(r, "steps.a.result.stderr"), "No space left") != NULL, "... the write fails (%s)",
+       at(r, "steps.a.result.stderr"));
+    json_decref(r);
+
     r = run_wf("{`name`: `code`, `steps`: [{`id`: `a`, `language`: `sh`,"
                " `code`: `echo from code; pwd`, `outputs`: {`o`: {`from`: `stdout`}}}]}",
                NULL);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "stepio.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/sd-config-XXXXXX";
@@ -40,7 +41,7 @@ static void refuses(const char *json, const char *want, const char *name)
 
 int main(void)
 {
-    tap_plan(22);
+    tap_plan(29);
     if (!mkdtemp(dir))
         return 1;
     unsetenv("SANDBOXD_CONFIG");
@@ -54,6 +55,9 @@ int main(void)
     is_int(c.max_queue, 64, "default queue");
     ok(c.max_running >= 2, "default slots from the core count (%u)", c.max_running);
     is_int((long long)c.max_body_bytes, 4 << 20, "default body limit 4m");
+    is_int((long long)c.workspace_bytes, 256 << 20, "default workflow workspace 256m");
+    ok(c.usd_per_cpu_second == ORCH_PRICE_CPU_SECOND && c.usd_per_run == ORCH_PRICE_RUN,
+       "default prices are the documented ones");
     ok(sd_config_profile_allowed(&c, "default") && sd_config_profile_allowed(&c, "strict") &&
            !sd_config_profile_allowed(&c, "unconfined"),
        "profiles offered by default: default and strict, never unconfined");
@@ -62,7 +66,8 @@ int main(void)
     const char *file = write_file("ok.json", "{\"max_queue\": 5, \"max_running\": 3, "
                                              "\"grace\": \"2s\", \"limits\": {\"max\": "
                                              "{\"memory\": \"1g\"}}, \"images\": "
-                                             "{\"tiny\": \"/tmp\"}}");
+                                             "{\"tiny\": \"/tmp\"}, \"workspace_size\": "
+                                             "\"1m\", \"prices\": {\"usd_per_run\": 0.5}}");
     setenv("SANDBOXD_MAX_QUEUE", "7", 1);
     char *layered[] = {"sandboxd", "--config", (char *)file, "--max-running", "9", NULL};
     is_int(load(&c, &err, layered), 0, "file + env + flags load");
@@ -72,6 +77,9 @@ int main(void)
     is_int((long long)c.max_limits.memory_bytes, 1 << 30, "file sets limits.max.memory");
     ok(sd_config_image(&c, "tiny") && strcmp(sd_config_image(&c, "tiny")->path, "/tmp") == 0,
        "file adds an image");
+    is_int((long long)c.workspace_bytes, 1 << 20, "file sets workspace_size");
+    ok(c.usd_per_run == 0.5 && c.usd_per_cpu_second == ORCH_PRICE_CPU_SECOND,
+       "file sets one price, the others keep their defaults");
     ok(sd_config_image(&c, "host") && !sd_config_image(&c, "host")->path, "host is built in");
     sd_config_free(&c);
     unsetenv("SANDBOXD_MAX_QUEUE");
@@ -92,6 +100,10 @@ int main(void)
     refuses("{\"images\": {\"x\": \"relative\"}}", "images.x", "relative image path");
     refuses("{\"profiles\": [\"../etc/x\"]}", "slash", "profile name with a slash");
     refuses("{\"max_queue\": 3,}", "bad.json:1", "bad JSON, with line");
+    refuses("{\"prices\": {\"usd_per_run\": -1}}", "prices.usd_per_run", "negative price");
+    refuses("{\"prices\": {\"usd_per_gpu\": 1}}", "prices.usd_per_gpu: unknown key",
+            "unknown price");
+    refuses("{\"prices\": {\"usd_per_run\": \"1\"}}", "prices.usd_per_run", "price as text");
 
     rmdir(dir);
     return tap_done();
