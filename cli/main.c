@@ -78,43 +78,50 @@ static int prepare_workspace(const char *dir)
     return 0;
 }
 
+static int run_parsed(sbx_run_opts *o)
+{
+    rt_error err;
+    rt_error_clear(&err);
+    if (o->help) {
+        fputs(sbx_run_usage, stdout);
+        return 0;
+    }
+    if (prepare_workspace(o->spec.workspace) < 0)
+        return SBX_EXIT_SANDBOX;
+    rt_callbacks cb = {.on_output = o->json ? NULL : pass_through};
+    rt_result res;
+    if (rt_run(&o->spec, &cb, &res, &err) < 0) {
+        fprintf(stderr, "sbx run: %s\n", err.msg);
+        return SBX_EXIT_SANDBOX;
+    }
+    int rc;
+    if (o->json)
+        rc = print_json(&res) < 0 ? SBX_EXIT_SANDBOX : sbx_exit_code(&res);
+    else {
+        sbx_explain("sbx", &res, &o->spec.limits);
+        rc = sbx_exit_code(&res);
+    }
+    rt_result_free(&res);
+    return rc;
+}
+
 static int cmd_run(int argc, char **argv)
 {
+    /* The cgroup is made (and groups of killed earlier runs swept) while the
+     * options and the profile are read and the sandbox starts. */
+    rt_cgroup_prestart();
     sbx_run_opts o;
     rt_error err;
     rt_error_clear(&err);
+    int rc;
     if (sbx_run_parse(argc, argv, &o, &err) < 0) {
         fprintf(stderr, "sbx run: %s\n", err.msg);
-        sbx_run_opts_free(&o);
-        return SBX_EXIT_USAGE;
-    }
-    if (o.help) {
-        fputs(sbx_run_usage, stdout);
-        sbx_run_opts_free(&o);
-        return 0;
-    }
-    if (prepare_workspace(o.spec.workspace) < 0) {
-        sbx_run_opts_free(&o);
-        return SBX_EXIT_SANDBOX;
-    }
-    rt_callbacks cb = {.on_output = o.json ? NULL : pass_through};
-    rt_result res;
-    int rc;
-    if (rt_run(&o.spec, &cb, &res, &err) < 0) {
-        fprintf(stderr, "sbx run: %s\n", err.msg);
-        rc = SBX_EXIT_SANDBOX;
+        rc = SBX_EXIT_USAGE;
     } else {
-        if (o.json)
-            rc = print_json(&res) < 0 ? SBX_EXIT_SANDBOX : sbx_exit_code(&res);
-        else {
-            sbx_explain("sbx", &res, &o.spec.limits);
-            rc = sbx_exit_code(&res);
-        }
-        rt_result_free(&res);
+        rc = run_parsed(&o);
     }
-    /* Groups of earlier sbx processes that were killed before cleaning up. */
-    rt_cgroup_sweep();
     sbx_run_opts_free(&o);
+    rt_cgroup_prestart_end();
     return rc;
 }
 

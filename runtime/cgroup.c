@@ -1,8 +1,9 @@
 /* cgroups v1 and v2 behind one interface.
  *
  * Detection runs once per process: it picks the version, finds our own group
- * in each hierarchy (/proc/self/mountinfo + /proc/self/cgroup), creates the
- * parent of sandbox groups under it and keeps an fd of each parent open. The
+ * in each hierarchy (/proc/self/mountinfo + /proc/self/cgroup, each read and
+ * split once), creates the parent of sandbox groups under it and keeps an fd
+ * of each parent open. The
  * hot path (create, write limits, destroy) is then a handful of *at() calls on
  * short names: no stdio, no path walks from /. */
 #include "cgroup.h"
@@ -155,12 +156,6 @@ static bool join(char *out, size_t cap, const char *dir, const char *name)
     return n >= 0 && (size_t)n < cap;
 }
 
-static bool copy(char *out, size_t cap, const char *s)
-{
-    int n = snprintf(out, cap, "%s", s);
-    return n >= 0 && (size_t)n < cap;
-}
-
 /* ---- detection ------------------------------------------------------------ */
 
 static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -176,6 +171,52 @@ static void note(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(r + len, sizeof g.info.reason - len, fmt, ap);
     va_end(ap);
+}
+
+/* What detection reads from /proc, each file read and split once: the cgroup
+ * mounts of mountinfo and the lines of /proc/self/cgroup, pointing into the
+ * files' text. */
+#define MAX_PROC_ROWS 128
+
+typedef struct mount_entry {
+    char *root, *mnt, *fstype, *opts;
+} mount_entry;
+
+typedef struct proc_view {
+    char *mountinfo, *cgroup;
+    mount_entry mounts[MAX_PROC_ROWS];
+    size_t n_mounts;
+    struct {
+        char *ctls, *path;          /* "memory", "cpu,cpuacct"; "" for v2 */
+    } groups[MAX_PROC_ROWS];
+    size_t n_groups;
+} proc_view;
+
+/* The whole of a /proc file (its size is not known before reading). */
+static char *read_whole(const char *path)
+{
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t len = 0, cap = 8192;
+    char *buf = fd >= 0 ? malloc(cap) : NULL;
+    ssize_t n;
+    while (buf && (n = read(fd, buf + len, cap - 1 - len)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            free(buf);
+            return NULL;
+        }
+        len += (size_t)n;
+        if (len + 1 == cap) {
+            char *bigger = cap < (1u << 24) ? realloc(buf, cap *= 2) : NULL;
+            if (!bigger)
+                free(buf);
+            buf = bigger;
+        }
+    }
+    if (buf)
+        buf[len] = '\0';
+    return buf;
 }
 
 /* Undoes the octal escapes (\040) mountinfo uses for blanks. */
@@ -194,54 +235,21 @@ static void unescape(char *s)
     *w = '\0';
 }
 
-/* Detection looks up several controllers: read each /proc file once and hand out
- * in-memory streams of it (detection runs once, under pthread_once). */
-static FILE *open_snapshot(const char *path)
-{
-    static struct {
-        const char *path;
-        char *data;
-        size_t len;
-    } snaps[2];
-    for (size_t i = 0; i < sizeof snaps / sizeof *snaps; i++) {
-        if (!snaps[i].path) {
-            cleanup_file FILE *f = fopen(path, "re");
-            FILE *mem = f ? open_memstream(&snaps[i].data, &snaps[i].len) : NULL;
-            if (!mem)
-                return NULL;
-            char buf[4096];
-            size_t n;
-            while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-                fwrite(buf, 1, n, mem);
-            if (fclose(mem) != 0)
-                return NULL;
-            snaps[i].path = path;
-        }
-        if (strcmp(snaps[i].path, path) == 0)
-            return snaps[i].len ? fmemopen(snaps[i].data, snaps[i].len, "r") : NULL;
-    }
-    return fopen(path, "re");
-}
-
-typedef struct mount_entry {
-    char *root, *mnt, *fstype, *opts;
-} mount_entry;
-
 /* "id parent dev root mnt opts [optional...] - fstype source superopts" */
 static bool split_mountinfo(char *line, mount_entry *m)
 {
     char *save, *f[5];
-    char *tok = strtok_r(line, " \n", &save);
-    for (int i = 0; i < 5; i++, tok = strtok_r(NULL, " \n", &save)) {
+    char *tok = strtok_r(line, " ", &save);
+    for (int i = 0; i < 5; i++, tok = strtok_r(NULL, " ", &save)) {
         if (!tok)
             return false;
         f[i] = tok;
     }
     while (tok && strcmp(tok, "-") != 0)
-        tok = strtok_r(NULL, " \n", &save);
-    m->fstype = strtok_r(NULL, " \n", &save);
-    char *source = strtok_r(NULL, " \n", &save);
-    m->opts = source ? strtok_r(NULL, " \n", &save) : NULL;
+        tok = strtok_r(NULL, " ", &save);
+    m->fstype = strtok_r(NULL, " ", &save);
+    char *source = strtok_r(NULL, " ", &save);
+    m->opts = source ? strtok_r(NULL, " ", &save) : NULL;
     if (!tok || !m->fstype || !m->opts)
         return false;
     m->root = f[3];
@@ -249,6 +257,59 @@ static bool split_mountinfo(char *line, mount_entry *m)
     unescape(m->root);
     unescape(m->mnt);
     return true;
+}
+
+/* Keeps the cgroup and cgroup2 mounts, in mountinfo's order. */
+static void parse_mounts(proc_view *v)
+{
+    char *save;
+    for (char *line = strtok_r(v->mountinfo, "\n", &save); line && v->n_mounts < MAX_PROC_ROWS;
+         line = strtok_r(NULL, "\n", &save)) {
+        /* cheap test first: most mounts are not cgroups */
+        if (!strstr(line, " - cgroup"))
+            continue;
+        mount_entry m;
+        if (split_mountinfo(line, &m) &&
+            (strcmp(m.fstype, "cgroup") == 0 || strcmp(m.fstype, "cgroup2") == 0))
+            v->mounts[v->n_mounts++] = m;
+    }
+}
+
+/* "hierarchy-id:controllers:path" */
+static void parse_groups(proc_view *v)
+{
+    char *save;
+    for (char *line = strtok_r(v->cgroup, "\n", &save); line && v->n_groups < MAX_PROC_ROWS;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *ctls = strchr(line, ':');
+        char *path = ctls ? strchr(ctls + 1, ':') : NULL;
+        if (!path)
+            continue;
+        *path++ = '\0';
+        v->groups[v->n_groups].ctls = ctls + 1;
+        v->groups[v->n_groups++].path = path;
+    }
+}
+
+static bool proc_view_read(proc_view *v)
+{
+    *v = (proc_view){0};
+    v->mountinfo = read_whole("/proc/self/mountinfo");
+    v->cgroup = read_whole("/proc/self/cgroup");
+    if (!v->mountinfo || !v->cgroup) {
+        note("reading /proc/self/%s: %s", v->mountinfo ? "cgroup" : "mountinfo",
+             strerror(errno));
+        return false;
+    }
+    parse_mounts(v);
+    parse_groups(v);
+    return true;
+}
+
+static void proc_view_free(proc_view *v)
+{
+    free(v->mountinfo);
+    free(v->cgroup);
 }
 
 static bool mount_matches(const mount_entry *m, const char *ctl)
@@ -261,58 +322,39 @@ static bool mount_matches(const mount_entry *m, const char *ctl)
 /* Finds the mount of ctl's v1 hierarchy (ctl NULL: the cgroup2 one). v1: the
  * first listed. v2: one at /sys/fs/cgroup wins, the last listed there being
  * the one visible. */
-static bool find_mount(const char *ctl, char *mnt, char *root, size_t cap)
+static const mount_entry *find_mount(const proc_view *v, const char *ctl)
 {
-    cleanup_file FILE *f = open_snapshot("/proc/self/mountinfo");
-    cleanup_free char *line = NULL;
-    size_t n = 0;
-    bool found = false;
-    if (!f)
-        return false;
-    while (getline(&line, &n, f) > 0) {
-        mount_entry m;
-        if (!split_mountinfo(line, &m) || !mount_matches(&m, ctl))
+    const mount_entry *found = NULL;
+    for (size_t i = 0; i < v->n_mounts; i++) {
+        const mount_entry *m = &v->mounts[i];
+        if (!mount_matches(m, ctl) || (found && (ctl || strcmp(m->mnt, "/sys/fs/cgroup") != 0)))
             continue;
-        if (found && (ctl || strcmp(m.mnt, "/sys/fs/cgroup") != 0))
-            continue;
-        found = copy(mnt, cap, m.mnt) && copy(root, cap, m.root);
+        found = m;
     }
     return found;
 }
 
 /* Our own group's path in ctl's hierarchy (ctl NULL: the v2 "0::" line). */
-static bool own_path(const char *ctl, char *path, size_t cap)
+static const char *own_path(const proc_view *v, const char *ctl)
 {
-    cleanup_file FILE *f = open_snapshot("/proc/self/cgroup");
-    cleanup_free char *line = NULL;
-    size_t n = 0;
-    if (!f)
-        return false;
-    while (getline(&line, &n, f) > 0) {
-        char *ctls = strchr(line, ':');
-        char *p = ctls ? strchr(ctls + 1, ':') : NULL;
-        if (!p)
-            continue;
-        *p++ = '\0';
-        ctls++;
-        p[strcspn(p, "\n")] = '\0';
-        if (ctl ? has_token(ctls, ctl, ',') : *ctls == '\0')
-            return copy(path, cap, p);
-    }
-    return false;
+    for (size_t i = 0; i < v->n_groups; i++)
+        if (ctl ? has_token(v->groups[i].ctls, ctl, ',') : *v->groups[i].ctls == '\0')
+            return v->groups[i].path;
+    return NULL;
 }
 
 /* The directory of our own group: mount point + our path below its root. */
-static bool own_dir(const char *ctl, char *out, size_t cap)
+static bool own_dir(const proc_view *v, const char *ctl, char *out, size_t cap)
 {
-    char mnt[512], root[512], path[512];
-    if (!find_mount(ctl, mnt, root, sizeof mnt) || !own_path(ctl, path, sizeof path))
+    const mount_entry *m = find_mount(v, ctl);
+    const char *path = own_path(v, ctl);
+    if (!m || !path)
         return false;
-    size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
-    if (strncmp(path, root, rl) != 0 || (path[rl] != '/' && path[rl] != '\0'))
+    size_t rl = strcmp(m->root, "/") == 0 ? 0 : strlen(m->root);
+    if (strncmp(path, m->root, rl) != 0 || (path[rl] != '/' && path[rl] != '\0'))
         return false;
     const char *rel = strcmp(path + rl, "/") == 0 ? "" : path + rl;
-    int len = snprintf(out, cap, "%s%s", mnt, rel);
+    int len = snprintf(out, cap, "%s%s", m->mnt, rel);
     return len >= 0 && (size_t)len < cap;
 }
 
@@ -344,13 +386,13 @@ static bool open_parent(int slot)
     return true;
 }
 
-static void setup_v1(const char *name)
+static void setup_v1(const proc_view *v, const char *name)
 {
     rt_cgroup_info *info = &g.info;
     bool *usable[NSLOTS] = {&info->memory, &info->pids, &info->cpu, &info->cpuacct};
     for (int s = 0; s < NSLOTS; s++) {
         char own[512];
-        if (!own_dir(slot_ctl[s], own, sizeof own))
+        if (!own_dir(v, slot_ctl[s], own, sizeof own))
             note("no v1 %s hierarchy holding our process is mounted", slot_ctl[s]);
         else if (!join(info->parent[s], sizeof info->parent[s], own, name))
             note("path of the %s parent is too long", slot_ctl[s]);
@@ -397,11 +439,11 @@ static bool v2_controllers(const char *own, char *avail, size_t cap)
     return true;
 }
 
-static void setup_v2(const char *name)
+static void setup_v2(const proc_view *v, const char *name)
 {
     rt_cgroup_info *info = &g.info;
     char own[512], avail[256];
-    if (!own_dir(NULL, own, sizeof own)) {
+    if (!own_dir(v, NULL, own, sizeof own)) {
         note("no cgroup file system holding our process is mounted");
         return;
     }
@@ -431,29 +473,29 @@ static void setup_v2(const char *name)
 }
 
 /* v2 wins when it is the main mount or has memory and pids for us. */
-static bool v2_preferred(void)
+static bool v2_preferred(const proc_view *v)
 {
     struct statfs st;
     char own[512], path[560], avail[256];
     if (statfs("/sys/fs/cgroup", &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC)
         return true;
-    return own_dir(NULL, own, sizeof own) &&
+    return own_dir(v, NULL, own, sizeof own) &&
            join(path, sizeof path, own, "cgroup.controllers") &&
            read_at(AT_FDCWD, path, avail, sizeof avail) >= 0 &&
            has_token(avail, "memory", ' ') && has_token(avail, "pids", ' ');
 }
 
-static bool v1_mounted(void)
+static bool v1_mounted(const proc_view *v)
 {
-    char mnt[512], root[512];
     for (int s = 0; s < NSLOTS; s++)
-        if (find_mount(slot_ctl[s], mnt, root, sizeof mnt))
+        if (find_mount(v, slot_ctl[s]))
             return true;
     return false;
 }
 
 static void detect_once(void)
 {
+    static proc_view v;             /* once per process: off the (thread's) stack */
     rt_cgroup_info *info = &g.info;
     for (int s = 0; s < NSLOTS; s++)
         g.pfd[s] = g.owner[s] = -1;
@@ -462,12 +504,15 @@ static void detect_once(void)
         name = DEFAULT_PARENT;
     if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         note("SBX_CGROUP_PARENT \"%s\" is not a plain directory name", name);
-    else if (v2_preferred())
-        setup_v2(name);
-    else if (v1_mounted())
-        setup_v1(name);
-    else
-        setup_v2(name);             /* a cgroup2 mount without controllers */
+    else if (proc_view_read(&v)) {
+        if (v2_preferred(&v))
+            setup_v2(&v, name);
+        else if (v1_mounted(&v))
+            setup_v1(&v, name);
+        else
+            setup_v2(&v, name);     /* a cgroup2 mount without controllers */
+    }
+    proc_view_free(&v);
     if (info->version != RT_CGROUP_NONE)
         return;
     info->memory = info->memory_swap = info->pids = info->cpu = info->cpuacct =
@@ -611,6 +656,80 @@ static int write_limits(rt_cgroup *cg, const rt_limits *l, rt_enforced *e, rt_er
     return 0;
 }
 
+/* A group with its directories made and no limits yet. */
+static rt_cgroup *new_group(rt_error *err)
+{
+    rt_cgroup *cg = malloc(sizeof *cg);
+    if (!cg) {
+        rt_error_set(err, ENOMEM, "allocating a cgroup");
+        return NULL;
+    }
+    for (int s = 0; s < NSLOTS; s++)
+        cg->dfd[s] = -1;
+    snprintf(cg->name, sizeof cg->name, "sbx-%ld-%lu", (long)getpid(),
+             atomic_fetch_add(&counter, 1) + 1);
+    if (make_dirs(cg, err) < 0) {
+        remove_dirs(cg, NULL);
+        free(cg);
+        return NULL;
+    }
+    return cg;
+}
+
+/* The group rt_cgroup_prestart's thread makes, until rt_cgroup_create takes it. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t made;
+    pthread_t thread;
+    bool running, ready;
+    rt_cgroup *cg;
+} pre = {.lock = PTHREAD_MUTEX_INITIALIZER, .made = PTHREAD_COND_INITIALIZER};
+
+static void *prestart_main(void *arg)
+{
+    (void)arg;
+    rt_cgroup *cg = rt_cgroup_detect()->version != RT_CGROUP_NONE ? new_group(NULL) : NULL;
+    pthread_mutex_lock(&pre.lock);
+    pre.cg = cg;
+    pre.ready = true;
+    pthread_cond_signal(&pre.made);
+    pthread_mutex_unlock(&pre.lock);
+    rt_cgroup_sweep();
+    return NULL;
+}
+
+void rt_cgroup_prestart(void)
+{
+    pthread_mutex_lock(&pre.lock);
+    if (!pre.running && !pre.ready)
+        pre.running = pthread_create(&pre.thread, NULL, prestart_main, NULL) == 0;
+    pthread_mutex_unlock(&pre.lock);
+}
+
+/* The prestarted group, once made; NULL when there is none (or it failed:
+ * the caller then makes its own and reports why). */
+static rt_cgroup *take_prestarted(void)
+{
+    pthread_mutex_lock(&pre.lock);
+    while (pre.running && !pre.ready)
+        pthread_cond_wait(&pre.made, &pre.lock);
+    rt_cgroup *cg = pre.cg;
+    pre.cg = NULL;
+    pthread_mutex_unlock(&pre.lock);
+    return cg;
+}
+
+void rt_cgroup_prestart_end(void)
+{
+    pthread_mutex_lock(&pre.lock);
+    bool running = pre.running;
+    pre.running = false;
+    pthread_mutex_unlock(&pre.lock);
+    if (running)
+        pthread_join(pre.thread, NULL);
+    rt_cgroup_destroy(take_prestarted(), NULL);
+}
+
 int rt_cgroup_create(const rt_limits *limits, rt_cgroup **out, rt_enforced *enforced,
                      rt_error *err)
 {
@@ -619,14 +738,10 @@ int rt_cgroup_create(const rt_limits *limits, rt_cgroup **out, rt_enforced *enfo
     *enforced = (rt_enforced){0};
     if (info->version == RT_CGROUP_NONE)
         return rt_error_set(err, 0, "cgroups unusable: %s", info->reason);
-    rt_cgroup *cg = malloc(sizeof *cg);
-    if (!cg)
-        return rt_error_set(err, ENOMEM, "allocating a cgroup");
-    for (int s = 0; s < NSLOTS; s++)
-        cg->dfd[s] = -1;
-    snprintf(cg->name, sizeof cg->name, "sbx-%ld-%lu", (long)getpid(),
-             atomic_fetch_add(&counter, 1) + 1);
-    if (make_dirs(cg, err) < 0 || write_limits(cg, limits, enforced, err) < 0) {
+    rt_cgroup *cg = take_prestarted();
+    if (!cg && !(cg = new_group(err)))
+        return -1;
+    if (write_limits(cg, limits, enforced, err) < 0) {
         remove_dirs(cg, NULL);
         free(cg);
         *enforced = (rt_enforced){0};

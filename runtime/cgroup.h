@@ -34,6 +34,14 @@ typedef struct rt_cgroup rt_cgroup;
 int rt_cgroup_create(const rt_limits *limits, rt_cgroup **out, rt_enforced *enforced,
                      rt_error *err);
 
+/* For a program that runs one sandbox and exits (sbx run): detection, the
+ * making of one group's directories and the sweep run on a thread of their
+ * own, overlapping the caller's start-up and the sandbox's; the next
+ * rt_cgroup_create takes that group. rt_cgroup_prestart_end waits for the
+ * thread and removes the group if nobody took it. */
+void rt_cgroup_prestart(void);
+void rt_cgroup_prestart_end(void);
+
 /* v2: an O_DIRECTORY fd of the group, for clone3(CLONE_INTO_CGROUP); it stays
  * owned by cg (do not close it). -1 on v1. */
 int rt_cgroup_dirfd(rt_cgroup *cg);

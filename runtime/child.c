@@ -345,6 +345,7 @@ static _Noreturn void run_init(const struct child_args *a)
 _Noreturn void rt_child_main(const struct child_args *a)
 {
     struct mount_failure mf;
+    close(a->sync_peer_fd);
     reset_signals();
     if (rt_mount_open_sources(a->plan, a->src_fds, &mf) < 0)
         goto mount_failed;

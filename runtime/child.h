@@ -43,8 +43,11 @@ struct child_args {
     char *const *argv;
     char *const *envp;
     const char *path;          /* PATH to search argv[0] in */
-    int sync_fd;               /* parent -> child: one byte per stage; the
-                                  second carries CHILD_FALLBACK_* bits */
+    int sync_fd;               /* parent -> child (a stream socket): one byte
+                                  per stage; the second carries CHILD_FALLBACK_*
+                                  bits; a hangup means the parent is gone */
+    int sync_peer_fd;          /* the parent's end, closed first thing: our
+                                  copy would hide the parent's death */
     int msg_fd;                /* child -> parent: struct child_msg */
     int stdio[3];
     bool switch_user;          /* run the command as RT_SANDBOX_UID */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -190,9 +192,10 @@ static int write_id_maps(pid_t pid, bool privileged, rt_error *err)
     return write_file(pid, "gid_map", map, err);
 }
 
+/* A child that failed its setup is gone: EPIPE, and no SIGPIPE for the caller. */
 static int send_go(int fd, unsigned char flags, rt_error *err)
 {
-    if (write(fd, &flags, 1) != 1)
+    if (send(fd, &flags, 1, MSG_NOSIGNAL) != 1)
         return rt_error_set(err, errno, "signalling the sandbox");
     return 0;
 }
@@ -225,7 +228,8 @@ static void close_pipes(struct pipes *p)
 
 static int make_pipes(struct native *n, const rt_spec *spec, struct pipes *p, rt_error *err)
 {
-    if (pipe2(p->sync, O_CLOEXEC) < 0 || pipe2(p->msg, O_CLOEXEC) < 0 ||
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p->sync) < 0 ||
+        pipe2(p->msg, O_CLOEXEC) < 0 ||
         pipe2(p->out, O_CLOEXEC) < 0 || pipe2(p->err, O_CLOEXEC) < 0)
         return rt_error_set(err, errno, "creating pipes");
     if (set_nonblock(p->out[0]) < 0 || set_nonblock(p->err[0]) < 0 || set_nonblock(p->msg[0]) < 0)
@@ -411,6 +415,7 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
         return 0;
     }
     ca.sync_fd = p.sync[0];
+    ca.sync_peer_fd = p.sync[1];
     ca.msg_fd = p.msg[1];
     ca.stdio[0] = p.in;
     ca.stdio[1] = p.out[1];
@@ -516,12 +521,35 @@ static void handle_msg(rt_sandbox *sb)
     }
 }
 
+/* write(2) to a pipe whose reader may be gone, without the SIGPIPE that would
+ * end a caller that does not ignore it: blocked for the call, and taken back
+ * if this write raised it. */
+static ssize_t write_no_sigpipe(int fd, const void *buf, size_t len)
+{
+    sigset_t pipe_only, old, pending;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    if (pthread_sigmask(SIG_BLOCK, &pipe_only, &old) != 0)
+        return -1;
+    bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    ssize_t w = write(fd, buf, len);
+    int saved = errno;
+    if (w < 0 && errno == EPIPE && !was_pending) {
+        const struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_only, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return w;
+}
+
 static void handle_stdin(rt_sandbox *sb)
 {
     struct native *n = impl(sb);
     while (n->stdin_off < n->stdin_len) {
-        ssize_t w = write(n->w[W_STDIN].fd, n->stdin_data + n->stdin_off,
-                          n->stdin_len - n->stdin_off);
+        ssize_t w = write_no_sigpipe(n->w[W_STDIN].fd, n->stdin_data + n->stdin_off,
+                                     n->stdin_len - n->stdin_off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && errno == EAGAIN)

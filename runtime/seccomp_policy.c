@@ -979,12 +979,21 @@ static void cache_key(struct wbuf *k, const char *text, size_t len, uint64_t cap
     wb_str(k, text, len);
 }
 
-static uint64_t fnv1a(const char *p, size_t n)
+/* Names the cache file (a hit still compares the whole key). Eight bytes a
+ * step: byte-wise FNV-1a spent about 20 us on the default policy's 18 KB. */
+static uint64_t key_hash(const char *p, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
-    return h;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+    size_t i = 0;
+    for (; i + sizeof w <= n; i += sizeof w) {
+        memcpy(&w, p + i, sizeof w);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, p + i, n - i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ h >> 29;
 }
 
 /* The directory, created when missing, or NULL when it is not ours alone. */
@@ -1090,7 +1099,7 @@ int rt_seccomp_compile_text(const char *text, size_t len, const char *where, uin
     if (dir) {
         cache_key(&key, text, len, caps);
         snprintf(path, sizeof path, "%s/%016llx.bpf", dir,
-                 (unsigned long long)fnv1a(key.p, key.n));
+                 (unsigned long long)key_hash(key.p, key.n));
         if (!key.oom && (*out = cache_load(path, &key))) {
             free(key.p);
             return 0;

@@ -76,6 +76,44 @@ static void test_stdin_bytes(void)
     rt_spec_free(&spec);
 }
 
+/* The runtime writes to pipes whose reader may be gone: the command's stdin and
+ * the go-ahead to a child that failed its setup. This program leaves SIGPIPE at
+ * its default, which ends it on the first such write that raises one. */
+static void test_no_sigpipe(void)
+{
+    rt_spec spec;
+    rt_result res;
+    rt_error err;
+    int bad = 0;
+    for (int i = 0; i < 20; i++) {
+        rt_spec_init(&spec);
+        spec.argv = argv_of("/bin/sh", "-c", "exec 0<&-; exit 0");
+        spec.stdin_len = 1 << 20;
+        spec.stdin_data = calloc(1, spec.stdin_len);
+        bad += rt_run(&spec, NULL, &res, &err) < 0 || res.status != RT_STATUS_OK;
+        rt_result_free(&res);
+        rt_spec_free(&spec);
+    }
+    is_int(bad, 0, "20 runs whose command closes 1 MiB of unread stdin end ok, "
+                   "and the caller (SIGPIPE at its default) lives");
+    size_t len = 2 << 20;
+    char *big = calloc(1, len);
+    bad = 0;
+    for (int i = 0; i < 50; i++) {
+        rt_spec_init(&spec);
+        spec.argv = argv_of("/bin/true", NULL, NULL);
+        spec.limits.tmpfs_bytes = 1 << 20;
+        if (!big || rt_spec_add_file(&spec, "big.bin", big, len, false, &err) < 0)
+            abort();
+        bad += rt_run(&spec, NULL, &res, &err) < 0 || res.status != RT_STATUS_ERROR;
+        rt_result_free(&res);
+        rt_spec_free(&spec);
+    }
+    free(big);
+    is_int(bad, 0, "50 runs that fail their setup while the parent signals them end "
+                   "as errors, and the caller lives");
+}
+
 struct seen {
     size_t bytes[3];
 };
@@ -213,9 +251,10 @@ static void test_no_leaks(void)
 
 int main(void)
 {
-    tap_plan(16);
+    tap_plan(18);
     test_one_run();
     test_stdin_bytes();
+    test_no_sigpipe();
     test_streaming();
     test_many_at_once();
     test_kill();
