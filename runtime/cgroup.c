@@ -723,11 +723,15 @@ void rt_cgroup_prestart_end(void)
 {
     pthread_mutex_lock(&pre.lock);
     bool running = pre.running;
-    pre.running = false;
     pthread_mutex_unlock(&pre.lock);
     if (running)
         pthread_join(pre.thread, NULL);
-    rt_cgroup_destroy(take_prestarted(), NULL);
+    pthread_mutex_lock(&pre.lock);
+    rt_cgroup *cg = pre.cg;
+    pre.cg = NULL;
+    pre.running = pre.ready = false;
+    pthread_mutex_unlock(&pre.lock);
+    rt_cgroup_destroy(cg, NULL);
 }
 
 int rt_cgroup_create(const rt_limits *limits, rt_cgroup **out, rt_enforced *enforced,

@@ -469,6 +469,47 @@ static void test_sweep(void)
     rt_cgroup_destroy(live, &err);
 }
 
+/* Stale group of a dead process, in every hierarchy; false if not made. */
+static bool make_stale(char stale[4][700])
+{
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    wait_status(dead);
+    bool made = true;
+    for (int s = 0; s < 4; s++) {
+        snprintf(stale[s], sizeof stale[0], "%s/sbx-%d-1", info->parent[s], (int)dead);
+        made &= !distinct(s) || mkdir(stale[s], 0755) == 0;
+    }
+    return made;
+}
+
+static void test_prestart(void)
+{
+    char stale[4][700];
+    bool made = make_stale(stale);
+    rt_cgroup_prestart();
+    rt_limits l = {.memory_bytes = 64 * MiB, .pids = 12, .cpus = 1};
+    rt_enforced e;
+    rt_error err = {0};
+    rt_cgroup *cg = NULL;
+    int rc = rt_cgroup_create(&l, &cg, &e, &err);
+    ok(rc == 0 && e.pids && find_group() && read_num(group[1], "pids.max") == 12 &&
+           count_ours() == 1,
+       "prestart: create takes the prestarted group and writes its limits");
+    rt_cgroup_destroy(cg, &err);
+    rt_cgroup_prestart_end();
+    struct stat st;
+    bool gone = true;
+    for (int s = 0; s < 4; s++)
+        gone &= stat(stale[s], &st) < 0 && errno == ENOENT;
+    ok(made && gone && count_ours() == 0,
+       "prestart: its thread swept the stale group; nothing of ours is left");
+    rt_cgroup_prestart();
+    rt_cgroup_prestart_end();
+    is_int(count_ours(), 0, "prestart: a group nobody took is removed by prestart_end");
+}
+
 static void bench_create_destroy(void)
 {
     enum { N = 200 };
@@ -649,10 +690,10 @@ int main(int argc, char **argv)
     snprintf(parent, sizeof parent, "sandboxd-test-%d", (int)getpid());
     setenv("SBX_CGROUP_PARENT", parent, 1);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    tap_plan(45);
+    tap_plan(48);
     test_detect();
     if (info->version != RT_CGROUP_V1) {
-        skip(30, "not cgroup v1");
+        skip(33, "not cgroup v1");
     } else {
         rt_limits l = {.memory_bytes = 64 * MiB, .pids = 16, .cpus = 1};
         rt_enforced e = {0};
@@ -671,6 +712,7 @@ int main(int argc, char **argv)
         test_destroy_busy();
         test_create_fails();
         test_sweep();
+        test_prestart();
         bench_create_destroy();
         remove_parents();
     }
