@@ -49,6 +49,7 @@ static struct {
 } g = {.once = PTHREAD_ONCE_INIT};
 
 static atomic_ulong counter;
+static atomic_long live_groups;     /* ours: counted once made, uncounted before removal */
 
 struct rt_cgroup {
     int dfd[NSLOTS];                /* group directories, at owner slots */
@@ -673,6 +674,7 @@ static rt_cgroup *new_group(rt_error *err)
         free(cg);
         return NULL;
     }
+    atomic_fetch_add(&live_groups, 1);
     return cg;
 }
 
@@ -746,8 +748,7 @@ int rt_cgroup_create(const rt_limits *limits, rt_cgroup **out, rt_enforced *enfo
     if (!cg && !(cg = new_group(err)))
         return -1;
     if (write_limits(cg, limits, enforced, err) < 0) {
-        remove_dirs(cg, NULL);
-        free(cg);
+        rt_cgroup_destroy(cg, NULL);
         *enforced = (rt_enforced){0};
         return -1;
     }
@@ -881,6 +882,9 @@ int rt_cgroup_destroy(rt_cgroup *cg, rt_error *err)
 {
     if (!cg)
         return 0;
+    /* never counted while its directories are gone (the sweep would skip a
+     * stale one): uncounted first, then removed */
+    atomic_fetch_sub(&live_groups, 1);
     int rc = remove_dirs(cg, err);
     free(cg);
     return rc;
@@ -913,6 +917,11 @@ static void remove_stale(int slot, const char *name)
 
 static void sweep_parent(int slot)
 {
+    /* A cgroup directory's link count is 2 + its subdirectories: when they are
+     * all ours, there is nothing to read. */
+    struct stat st;
+    if (fstat(g.pfd[slot], &st) == 0 && st.st_nlink <= 2 + (nlink_t)atomic_load(&live_groups))
+        return;
     int fd = openat(g.pfd[slot], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return;

@@ -101,9 +101,12 @@ static void decide(void)
 {
     if (geteuid() != 0)
         return;
-    if (!check())
+    bool ok = check();
+    if (!ok) {
         create();
-    if (check())
+        ok = check();
+    }
+    if (ok)
         answer = RT_DEVDIR_PATH;
 }
 
