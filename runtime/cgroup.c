@@ -3,9 +3,8 @@
  * Detection runs once per process: it picks the version, finds our own group
  * in each hierarchy (/proc/self/mountinfo + /proc/self/cgroup, each read and
  * split once), creates the parent of sandbox groups under it and keeps an fd
- * of each parent open. The
- * hot path (create, write limits, destroy) is then a handful of *at() calls on
- * short names: no stdio, no path walks from /. */
+ * of each parent open. The hot path (create, write limits, destroy) is then a
+ * handful of *at() calls on short names: no stdio, no path walks from /. */
 #include "cgroup.h"
 
 #include <ctype.h>
@@ -264,15 +263,20 @@ static bool split_mountinfo(char *line, mount_entry *m)
 static void parse_mounts(proc_view *v)
 {
     char *save;
-    for (char *line = strtok_r(v->mountinfo, "\n", &save); line && v->n_mounts < MAX_PROC_ROWS;
+    for (char *line = strtok_r(v->mountinfo, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
         /* cheap test first: most mounts are not cgroups */
         if (!strstr(line, " - cgroup"))
             continue;
         mount_entry m;
-        if (split_mountinfo(line, &m) &&
-            (strcmp(m.fstype, "cgroup") == 0 || strcmp(m.fstype, "cgroup2") == 0))
-            v->mounts[v->n_mounts++] = m;
+        if (!split_mountinfo(line, &m) ||
+            (strcmp(m.fstype, "cgroup") != 0 && strcmp(m.fstype, "cgroup2") != 0))
+            continue;
+        if (v->n_mounts == MAX_PROC_ROWS) {
+            note("more than %d cgroup mounts: the later ones are not looked at", MAX_PROC_ROWS);
+            return;
+        }
+        v->mounts[v->n_mounts++] = m;
     }
 }
 

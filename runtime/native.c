@@ -529,8 +529,11 @@ static ssize_t write_no_sigpipe(int fd, const void *buf, size_t len)
     sigset_t pipe_only, old, pending;
     sigemptyset(&pipe_only);
     sigaddset(&pipe_only, SIGPIPE);
-    if (pthread_sigmask(SIG_BLOCK, &pipe_only, &old) != 0)
+    int e = pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    if (e != 0) {
+        errno = e;
         return -1;
+    }
     bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
     ssize_t w = write(fd, buf, len);
     int saved = errno;
