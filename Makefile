@@ -29,7 +29,10 @@ WF_ONLY  := $(wildcard cli/workflow_*.c)
 WF_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(WF_ONLY) $(CURL_ONLY) cli/exec_opts.c \
             cli/exec_answer.c cli/outcome.c)
 CLI_SRC  := $(filter-out $(EXEC_ONLY) $(CURL_ONLY) $(WF_ONLY),$(wildcard cli/*.c))
-SD_SRC   := $(wildcard sandboxd/*.c)
+# sandboxd-spawner: the process sandboxes are forked from, static like sbx.
+SPAWNER_SRC := sandboxd/spawner_main.c sandboxd/spawn_frame.c
+SPAWNER_OBJ := $(SPAWNER_SRC:%.c=$(BUILD)/obj/%.o)
+SD_SRC   := $(filter-out sandboxd/spawner_main.c,$(wildcard sandboxd/*.c))
 SD_OBJ   := $(SD_SRC:%.c=$(BUILD)/obj/%.o)
 SD_LIB_SAN := $(patsubst %.c,$(BUILD)/san/%.o,$(filter-out sandboxd/main.c,$(SD_SRC)))
 ORCH_SRC := $(wildcard orchestrator/*.c)
@@ -61,7 +64,8 @@ PUBLIC_H := error.h spec.h result.h sandbox.h spec_json.h parse.h cgroup.h secco
 .PHONY: all check unit bench deps install clean format lint
 # Keep the sanitizer objects the tests link: they are not throwaway intermediates.
 .SECONDARY:
-all: $(BUILD)/sbx $(BUILD)/libsbxrt.a $(BUILD)/sbx-exec $(BUILD)/sbx-workflow $(BUILD)/sandboxd
+all: $(BUILD)/sbx $(BUILD)/libsbxrt.a $(BUILD)/sbx-exec $(BUILD)/sbx-workflow $(BUILD)/sandboxd \
+     $(BUILD)/sandboxd-spawner
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -111,6 +115,12 @@ $(BUILD)/sandboxd: $(SD_OBJ) $(ORCH_OBJ) $(BUILD)/libsbxrt.a
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--as-needed -o $@ $(SD_OBJ) $(ORCH_OBJ) $(BUILD)/libsbxrt.a \
 	    $(shell pkg-config --libs libmicrohttpd 2>/dev/null) $(ORCH_LIBS) $(LDLIBS)
 
+# Every run forks it: static, a copy of it is a fraction of a copy of the daemon.
+$(BUILD)/sandboxd-spawner: $(SPAWNER_OBJ) $(BUILD)/libsbxrt.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -static-pie -Wl,-z,relro,-z,now -o $@ $(SPAWNER_OBJ) $(BUILD)/libsbxrt.a \
+	    $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) -lpthread
+
 # Unit tests build with ASan+UBSan; they link the runtime and the CLI's modules.
 $(BUILD)/tests/%.t: tests/%.c tests/tap.h $(BUILD)/libsbxrt-san.a $(CLI_LIB_SAN)
 	@mkdir -p $(dir $@)
@@ -144,7 +154,14 @@ $(BUILD)/bench/stages: bench/stages.c $(BUILD)/libsbxrt.a
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsbxrt.a $(LDLIBS)
 
 # Load generator for the daemon benchmark (bench/daemon.sh): libcurl clients.
-$(BUILD)/bench/load: bench/load.c
+$(BUILD)/bench/load: bench/load.c bench/client_util.h
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags libcurl 2>/dev/null) $(LDFLAGS) \
+	    -o $@ $< $(shell pkg-config --libs libcurl jansson 2>/dev/null) -lpthread
+
+# The workflow benchmark's clients (bench/workflows.py).
+$(BUILD)/bench/chains: bench/chains.c bench/client_util.h
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags libcurl 2>/dev/null) $(LDFLAGS) \
@@ -161,7 +178,7 @@ unit: $(UNIT_BIN)
 check: all $(UNIT_BIN) $(BUILD)/tests/security/attack lint
 	prove -f $(UNIT_BIN) tests/integration/*.t tests/daemon/*.t tests/security/*.t
 
-bench: all $(BUILD)/bench/stages $(BUILD)/bench/load
+bench: all $(BUILD)/bench/stages $(BUILD)/bench/load $(BUILD)/bench/chains
 	bench/run.sh
 
 deps:
@@ -178,6 +195,7 @@ install: all
 	install -m 0755 $(BUILD)/sandboxd $(DESTDIR)$(PREFIX)/bin/sandboxd
 	install -d $(DESTDIR)$(PREFIX)/libexec/sandboxd
 	install -m 0755 $(BUILD)/sbx-exec $(DESTDIR)$(PREFIX)/libexec/sandboxd/sbx-exec
+	install -m 0755 $(BUILD)/sandboxd-spawner $(DESTDIR)$(PREFIX)/libexec/sandboxd/sandboxd-spawner
 	install -m 0755 $(BUILD)/sbx-workflow $(DESTDIR)$(PREFIX)/libexec/sandboxd/sbx-workflow
 	install -m 0644 $(BUILD)/libsbxrt.a $(DESTDIR)$(PREFIX)/lib/libsbxrt.a
 	install -m 0644 $(addprefix runtime/,$(PUBLIC_H)) $(DESTDIR)$(PREFIX)/include/sbx/

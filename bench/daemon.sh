@@ -2,7 +2,7 @@
 # The daemon benchmark: starts sandboxd on a private socket, drives POST /v1/exec
 # with build/bench/load at several client counts, and writes build/bench/daemon.json
 # (bench/report.py --daemon prints it). Called by bench/run.sh; it also runs alone
-# once `make build/sandboxd build/bench/load` is done.
+# once `make build/sandboxd build/sandboxd-spawner build/bench/load` is done.
 #
 # For each --max-running setting (DAEMON_MAX_RUNNING, "default" = the daemon's own
 # default, 2 x cores), one daemon is started. The first setting gets the whole
@@ -29,12 +29,17 @@ die() {
     exit 1
 }
 
-[[ -x build/sandboxd ]] || die "build/sandboxd is missing: run 'make bench'"
+for f in build/sandboxd build/sandboxd-spawner; do
+    [[ -x $f ]] || die "$f is missing: run 'make bench'"
+done
 [[ -x $LOAD ]] || die "$LOAD is missing: run 'make bench' (or make $LOAD)"
 command -v curl >/dev/null || die "curl is not installed (make deps)"
 mkdir -p "$OUT"
 # Time a private copy: a rebuild of build/sandboxd during the run must not matter.
-cp build/sandboxd "$OUT/sandboxd.tmp" && mv -f "$OUT/sandboxd.tmp" "$OUT/sandboxd"
+# The daemon finds its spawner beside itself.
+for f in sandboxd sandboxd-spawner; do
+    cp "build/$f" "$OUT/$f.tmp" && mv -f "$OUT/$f.tmp" "$OUT/$f"
+done
 SANDBOXD=$OUT/sandboxd
 
 TMP=$(mktemp -d /tmp/sbx-bench-daemon.XXXXXX)

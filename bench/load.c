@@ -30,6 +30,10 @@
 
 #include <curl/curl.h>
 
+#include "client_util.h"
+
+const char *const bench_program = "load";
+
 #define MAX_CODE 600           /* HTTP codes 0..599; 0 is "no answer" */
 
 static const char usage[] =
@@ -72,11 +76,6 @@ struct opts {
     long timeout_s;
 };
 
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
 /* Server-reported times of one request, from the answer. */
 struct server_times {
     double queued, setup, run;
@@ -109,45 +108,6 @@ static pthread_barrier_t ready;
 static double t_start_ms, deadline_ms;
 static atomic_long remaining;  /* count mode: requests not yet claimed */
 static atomic_bool setup_failed;
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("load: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(2);
-}
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
-{
-    struct buf *b = userdata;
-    size_t n = size * nmemb;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return 0;          /* curl reports CURLE_WRITE_ERROR */
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return n;
-}
 
 static long parse_count(const char *s, const char *what, long min)
 {

@@ -41,7 +41,7 @@ done
 [[ -x $SBX ]] || die "$SBX is missing: run 'make bench', not bench/run.sh alone"
 [[ -x $STAGES ]] || die "$STAGES is missing: run 'make bench', not bench/run.sh alone"
 if [[ ${SBX_BENCH_NO_DAEMON:-0} != 1 ]]; then
-    for f in build/sandboxd build/bench/load; do
+    for f in build/sandboxd build/sandboxd-spawner build/bench/load; do
         [[ -x $f ]] || die "$f is missing: run 'make bench', not bench/run.sh alone"
     done
 fi

@@ -6,7 +6,10 @@ hand, on the same daemon, in the same run. Prints the ratio of the two wall time
 the bookkeeping per step, and the submission latency (p50, p99); writes
 build/bench/workflows.json.
 
-    bench/workflows.py [SANDBOXD]        (run as root, after make build/sandboxd)
+    bench/workflows.py [SANDBOXD]   (as root, after make build/sandboxd build/bench/chains)
+
+The clients are build/bench/chains (C, libcurl; each connection is made before
+the start line), so that what is timed is sandboxd, not the client.
 
 Knobs: WF_COUNT (100), WF_STEPS (10), WF_ROUNDS (3: each side runs this many
 times, alternating, and the medians are compared), WF_MAX_RUNNING (the daemon's
@@ -22,13 +25,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COUNT = int(os.environ.get("WF_COUNT", "100"))
 STEPS = int(os.environ.get("WF_STEPS", "10"))
 ROUNDS = int(os.environ.get("WF_ROUNDS", "3"))
+CHAINS = os.path.join(ROOT, "build", "bench", "chains")
 
 
 class UnixConnection(http.client.HTTPConnection):
@@ -56,70 +59,19 @@ def pct(values, p):
     return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
 
 
-def at_once(client, start):
-    """Runs COUNT clients released together by start; the wall time from then."""
-    threads = [threading.Thread(target=client) for _ in range(COUNT)]
-    for t in threads:
-        t.start()
-    start.wait()
-    t0 = time.monotonic()
-    for t in threads:
-        t.join()
-    return time.monotonic() - t0
-
-
-def run_exec(sock):
-    """N clients, each running its chain of S sandboxes one after the other."""
-    failures = []
-    start = threading.Barrier(COUNT + 1)
-
-    def client():
-        conn = UnixConnection(sock)
-        start.wait()
-        for _ in range(STEPS):
-            status, data = call(conn, "POST", "/v1/exec", {"command": ["true"]})
-            if status != 200 or json.loads(data)["status"] != "ok":
-                failures.append((status, data[:200]))
-        conn.close()
-
-    return at_once(client, start), failures
-
-
-def chain():
-    steps = [{"id": "s0", "run": "true"}]
-    for i in range(1, STEPS):
-        steps.append({"id": "s%d" % i, "needs": ["s%d" % (i - 1)], "run": "true"})
-    return {"workflow": {"name": "chain", "steps": steps}}
-
-
-def run_workflows(sock):
-    """N clients submit at once, then each follows its workflow's events to the end."""
-    failures = []
-    submit_ms = []
-    lock = threading.Lock()
-    start = threading.Barrier(COUNT + 1)
-    body = chain()
-
-    def client():
-        conn = UnixConnection(sock)
-        start.wait()
-        t = time.monotonic()
-        status, data = call(conn, "POST", "/v1/workflows", body)
-        with lock:
-            submit_ms.append((time.monotonic() - t) * 1e3)
-        if status != 201:
-            failures.append((status, data[:200]))
-            return
-        wid = json.loads(data)["id"]
-        call(conn, "GET", "/v1/workflows/%s/events" % wid)   # returns at the end
-        status, data = call(conn, "GET", "/v1/workflows/%s" % wid)
-        doc = json.loads(data)
-        if doc["status"] != "succeeded":
-            failures.append((doc["status"], doc.get("error")))
-        call(conn, "DELETE", "/v1/workflows/%s" % wid)
-        conn.close()
-
-    return at_once(client, start), failures, submit_ms
+def chains(sock, mode):
+    """COUNT clients at once (build/bench/chains: C, libcurl, connections made
+    before the start), each running a chain of STEPS through POST /v1/exec or
+    as one workflow. Returns the wall time, the failures, the submission
+    latencies (workflows)."""
+    r = subprocess.run([CHAINS, "--socket", sock, "--mode", mode, "--clients", str(COUNT),
+                        "--steps", str(STEPS)], capture_output=True, text=True)
+    if r.returncode not in (0, 1):
+        raise SystemExit("bench/workflows: %s failed (%d): %s" % (CHAINS, r.returncode,
+                                                                  r.stderr.strip()))
+    out = json.loads(r.stdout)
+    failures = [out["first_failure"]] * out["failures"]
+    return out["wall_s"], failures, out["submit_ms"]
 
 
 def main():
@@ -148,13 +100,13 @@ def main():
         print("   sandboxd --max-running %d: %d workflows x %d chained steps vs %d clients x %d "
               "POST /v1/exec, %d rounds" % (info["max_running"], COUNT, STEPS, COUNT, STEPS,
                                             ROUNDS))
-        run_exec(sock)   # warm-up: page cache, cgroups, the spawner
+        chains(sock, "exec")   # warm-up: page cache, cgroups, the spawner
         exec_walls, wf_walls, submits, failures = [], [], [], []
         for r in range(ROUNDS):
-            w, f = run_exec(sock)
+            w, f, _ = chains(sock, "exec")
             exec_walls.append(w)
             failures += f
-            w, f, s = run_workflows(sock)
+            w, f, s = chains(sock, "workflows")
             wf_walls.append(w)
             submits += s
             failures += f

@@ -1654,13 +1654,15 @@ static void adopt_inbox(orch_engine *e)
     struct run *r = e->inbox;
     e->inbox = NULL;
     pthread_mutex_unlock(&e->inbox_lock);
+    /* One transaction per run: a burst of submissions is adopted while more
+     * arrive, and each of those waits for the store. */
     for (struct run *n; r; r = n) {
         n = r->next;
         r->next = NULL;
         add_run(e, r);
         run_event(e, r);
+        tx_end(e);
     }
-    tx_end(e);
 }
 
 static struct run *find_run(orch_engine *e, const char *id)

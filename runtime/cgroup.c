@@ -634,8 +634,8 @@ static int set_cpus(rt_cgroup *cg, double cpus, rt_error *err)
         snprintf(val, sizeof val, "%llu %d", quota, CPU_PERIOD_US);
         return set_value(cg, SLOT_CPU, "cpu.max", val, err);
     }
-    if (set_u64(cg, SLOT_CPU, "cpu.cfs_period_us", CPU_PERIOD_US, err) < 0)
-        return -1;
+    /* A new v1 group starts with the 100 ms period: only the quota is written
+     * (each write walks every task group to check the bandwidth). */
     return set_u64(cg, SLOT_CPU, "cpu.cfs_quota_us", quota, err);
 }
 

@@ -1,37 +1,24 @@
 #include "spawner.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "profile.h"
+#include "helper_path.h"
+#include "spawn_frame.h"
 #include "spec_json.h"
 
-/* Frames on a run's socket: a type byte, a 32-bit length, the payload. The
- * daemon sends one FRAME_SPEC and maybe a cancel byte; the worker answers with
- * output frames and one FRAME_RESULT. */
-enum { FRAME_SPEC = 'S', FRAME_STDOUT = '1', FRAME_STDERR = '2', FRAME_RESULT = 'R' };
-#define CANCEL_BYTE 'K'
-#define FRAME_MAX (256u << 20)
-
-static int ctl_fd = -1;        /* daemon side of the spawner's control socket */
-
-/* Control messages: a run (one byte and the run's socket), or the names of the
- * profiles to load, so that workers find them loaded and compiled (a worker is
- * a fork of the spawner and inherits its memory). */
-#define CTL_RUN 'F'
-#define CTL_PROFILES 'P'
-#define CTL_MAX 65536
-
-static rt_profile **profiles;  /* spawner side: loaded at start and on reload */
-static size_t n_profiles;
+static int ctl_fd = -1;        /* the daemon's end of the spawner's control socket */
 
 struct sd_run {
     int fd;
@@ -40,223 +27,14 @@ struct sd_run {
     bool cancelled;
 };
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int send_frame(int fd, char type, const void *data, size_t len)
-{
-    unsigned char head[5] = {(unsigned char)type};
-    uint32_t n = (uint32_t)len;
-    memcpy(head + 1, &n, sizeof n);
-    return write_all(fd, head, sizeof head) < 0 || write_all(fd, data, len) < 0 ? -1 : 0;
-}
-
-/* ---- the worker: one run, then exit ---- */
-
-static void worker_output(void *ctx, int stream, const char *data, size_t len)
-{
-    send_frame(*(int *)ctx, stream == 1 ? FRAME_STDOUT : FRAME_STDERR, data, len);
-}
-
-static _Noreturn void worker_send_result(int fd, rt_result *res)
-{
-    json_t *j = rt_result_to_json(res);
-    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
-    if (s)
-        send_frame(fd, FRAME_RESULT, s, strlen(s));
-    _exit(0);
-}
-
-static _Noreturn void worker_fail(int fd, const char *msg)
-{
-    rt_result res;
-    rt_result_init(&res, 0);
-    rt_result_set_error(&res, msg);
-    worker_send_result(fd, &res);
-}
-
-static int read_all(int fd, void *p, size_t n)
-{
-    char *c = p;
-    while (n) {
-        ssize_t r = read(fd, c, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        c += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
-/* The spec, with the profile's filter and capabilities (its limits, mounts and
- * network are already in the spec the daemon resolved). */
-static int worker_spec(int fd, rt_spec *spec, rt_error *err)
-{
-    unsigned char head[5];
-    uint32_t n;
-    if (read_all(fd, head, sizeof head) < 0 || head[0] != FRAME_SPEC)
-        return rt_error_set(err, 0, "no spec from the daemon");
-    memcpy(&n, head + 1, sizeof n);
-    char *text = n <= FRAME_MAX ? malloc(n ? n : 1) : NULL;
-    if (!text || read_all(fd, text, n) < 0) {
-        free(text);
-        return rt_error_set(err, errno, "reading the spec");
-    }
-    json_error_t je;
-    json_t *obj = json_loadb(text, n, JSON_ALLOW_NUL, &je);
-    free(text);
-    if (!obj)
-        return rt_error_set(err, 0, "spec: %s", je.text);
-    int rc = rt_spec_from_json(obj, spec, err);
-    json_decref(obj);
-    if (rc < 0)
-        return -1;
-    if (!spec->profile)        /* no profile would mean no filter: fail closed */
-        return rt_error_set(err, 0, "the spec names no profile");
-    for (size_t i = 0; i < n_profiles; i++)
-        if (strcmp(profiles[i]->name, spec->profile) == 0) {
-            spec->seccomp = rt_seccomp_ref(profiles[i]->base.seccomp);
-            spec->keep_caps = profiles[i]->base.keep_caps;
-            return 0;
-        }
-    return rt_error_set(err, 0, "profile %s: not loaded by the spawner", spec->profile);
-}
-
-static bool cancel_asked(int fd)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
-    return poll(&p, 1, 0) > 0;   /* the cancel byte, or the daemon gone */
-}
-
-static _Noreturn void worker_main(int fd)
-{
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    signal(SIGCHLD, SIG_DFL);  /* the runtime waits for its own children */
-    rt_spec spec;
-    rt_error err;
-    rt_error_clear(&err);
-    rt_supervisor *sup = NULL;
-    rt_sandbox *sb = NULL;
-    rt_callbacks cb = {worker_output, &fd};
-    if (worker_spec(fd, &spec, &err) < 0 || !(sup = rt_supervisor_new(&err)) ||
-        rt_sandbox_start(sup, &spec, &cb, &sb, &err) < 0)
-        worker_fail(fd, err.msg);
-    bool cancelled = false;
-    for (;;) {
-        if (!cancelled && cancel_asked(fd)) {
-            rt_sandbox_kill(sb, RT_STATUS_CANCELLED);
-            cancelled = true;
-        }
-        if (rt_supervisor_poll(sup, 100, &err) < 0 && !cancelled) {
-            rt_sandbox_kill(sb, RT_STATUS_ERROR);
-            cancelled = true;
-        }
-        rt_sandbox *done = rt_supervisor_take_done(sup);
-        if (done) {
-            rt_result res;
-            rt_sandbox_finish(done, &res);
-            worker_send_result(fd, &res);
-        }
-    }
-}
-
-/* ---- the spawner: forks a worker per run ---- */
-
-/* One control message into buf; *fd is the run's socket or -1. Returns its
- * length, 0 when the daemon closed its end. */
-static ssize_t recv_ctl(int sock, char *buf, size_t len, int *fd)
-{
-    char ctl[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = {buf, len};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-                       .msg_controllen = sizeof ctl};
-    ssize_t r;
-    while ((r = recvmsg(sock, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-        ;
-    *fd = -1;
-    struct cmsghdr *c = r > 0 ? CMSG_FIRSTHDR(&m) : NULL;
-    if (c && c->cmsg_type == SCM_RIGHTS)
-        memcpy(fd, CMSG_DATA(c), sizeof *fd);
-    return r < 0 ? 0 : r;
-}
-
-/* Replaces the table with the profiles named in "a,b,c"; one that fails to
- * load is left out (the daemon loaded the same files and refused bad ones). */
-static void load_profiles(char *names)
-{
-    for (size_t i = 0; i < n_profiles; i++)
-        rt_profile_free(profiles[i]);
-    n_profiles = 0;
-    size_t n = 1;
-    for (char *c = names; *c; c++)
-        n += *c == ',';
-    rt_profile **table = realloc(profiles, n * sizeof *table);
-    if (!table)
-        return;
-    profiles = table;
-    char *save = NULL;
-    for (char *name = strtok_r(names, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-        rt_error err;
-        if (rt_profile_load(name, &profiles[n_profiles], &err) == 0)
-            n_profiles++;
-    }
-}
-
-static _Noreturn void spawner_main(int ctl, pid_t daemon)
-{
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    if (getppid() != daemon)
-        _exit(0);
-    prctl(PR_SET_NAME, "sandboxd-spawn", 0, 0, 0);
-    /* The daemon decides when runs end: a terminal's ^C reaches it, not us. */
-    signal(SIGINT, SIG_IGN);
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGPIPE, SIG_IGN);
-    struct sigaction sa = {.sa_handler = SIG_IGN, .sa_flags = SA_NOCLDWAIT};
-    sigaction(SIGCHLD, &sa, NULL);   /* workers are reaped by the kernel */
-    static char msg[CTL_MAX + 1];
-    for (;;) {
-        int fd;
-        ssize_t n = recv_ctl(ctl, msg, CTL_MAX, &fd);
-        if (n == 0)
-            _exit(0);          /* the daemon closed its end */
-        msg[n] = '\0';
-        if (msg[0] == CTL_PROFILES)
-            load_profiles(msg + 1);
-        if (fd < 0)
-            continue;
-        pid_t w = fork();
-        if (w == 0) {
-            close(ctl);
-            worker_main(fd);
-        }
-        close(fd);             /* a failed fork: the daemon sees EOF, an error result */
-    }
-}
-
 int sd_spawner_profiles(char *const *names, size_t n, rt_error *err)
 {
-    char msg[CTL_MAX] = {CTL_PROFILES};
+    char msg[SD_CTL_MAX] = {SD_CTL_PROFILES};
     size_t len = 1;
     for (size_t i = 0; i < n; i++) {
         size_t l = strlen(names[i]);
         if (len + l + 1 >= sizeof msg)
-            return rt_error_set(err, 0, "profile names: more than %d bytes", CTL_MAX);
+            return rt_error_set(err, 0, "profile names: more than %d bytes", SD_CTL_MAX);
         if (i)
             msg[len++] = ',';
         memcpy(msg + len, names[i], l);
@@ -267,8 +45,35 @@ int sd_spawner_profiles(char *const *names, size_t n, rt_error *err)
     return 0;
 }
 
+/* In the forked child: the control socket on its fixed descriptor, nothing
+ * else open but stdio, then the program. */
+static _Noreturn void exec_spawner(const char *path, int sock, pid_t daemon)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (sock == SD_SPAWNER_CTL_FD ? fcntl(sock, F_SETFD, 0) < 0
+                                  : dup2(sock, SD_SPAWNER_CTL_FD) < 0)
+        _exit(127);
+    close_range(SD_SPAWNER_CTL_FD + 1, ~0u, 0);
+    char pid[24];
+    snprintf(pid, sizeof pid, "%ld", (long)daemon);
+    execl(path, "sandboxd-spawner", pid, (char *)NULL);
+    fprintf(stderr, "sandboxd: cannot run %s: %s\n", path, strerror(errno));
+    _exit(127);
+}
+
 int sd_spawner_start(rt_error *err)
 {
+    char path[PATH_MAX + 96];
+    const char *env = getenv("SANDBOXD_SPAWNER");
+    if (env && *env) {
+        if (env[0] != '/' || access(env, X_OK) < 0)
+            return rt_error_set(err, env[0] != '/' ? 0 : errno,
+                                "SANDBOXD_SPAWNER: \"%.200s\" is not %s", env,
+                                env[0] != '/' ? "an absolute path" : "an executable program");
+        snprintf(path, sizeof path, "%s", env);
+    } else if (rt_helper_path("sandboxd-spawner", path, sizeof path, err) < 0) {
+        return -1;
+    }
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return rt_error_set(err, errno, "spawner socket");
@@ -279,11 +84,21 @@ int sd_spawner_start(rt_error *err)
         close(sv[1]);
         return rt_error_set(err, errno, "forking the spawner");
     }
-    if (pid == 0) {
-        close(sv[0]);
-        spawner_main(sv[1], daemon);
-    }
+    if (pid == 0)
+        exec_spawner(path, sv[1], daemon);
     close(sv[1]);
+    /* Its ready byte, so that a spawner that cannot start is said here rather
+     * than as a failed run later. */
+    struct pollfd p = {.fd = sv[0], .events = POLLIN};
+    char ready = 0;
+    int n = poll(&p, 1, 10000);
+    if (n <= 0 || recv(sv[0], &ready, 1, 0) != 1 || ready != SD_CTL_RUN) {
+        int e = n < 0 ? errno : 0;
+        close(sv[0]);
+        kill(pid, SIGKILL);
+        return rt_error_set(err, e, "the spawner %s did not start%s", path,
+                            n == 0 ? " within 10 s" : "");
+    }
     ctl_fd = sv[0];
     return 0;
 }
@@ -292,7 +107,7 @@ int sd_spawner_start(rt_error *err)
 
 static int send_fd(int sock, int fd)
 {
-    char byte = CTL_RUN;
+    char byte = SD_CTL_RUN;
     char ctl[CMSG_SPACE(sizeof(int))] = {0};
     struct iovec iov = {&byte, 1};
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
@@ -333,7 +148,7 @@ int sd_run_start(const rt_spec *spec, sd_run **out, rt_error *err)
         r->fd = sv[0];
         sv[0] = -1;
         /* MSG_NOSIGNAL matters little here: SIGPIPE is blocked in the daemon. */
-        if (send_frame(r->fd, FRAME_SPEC, text, strlen(text)) < 0)
+        if (sd_send_frame(r->fd, SD_FRAME_SPEC, text, strlen(text)) < 0)
             rt_error_set(err, errno, "sending the spec to the worker");
         else
             rc = 0;
@@ -355,7 +170,7 @@ void sd_run_cancel(sd_run *r)
     if (r->cancelled)
         return;
     r->cancelled = true;
-    char k = CANCEL_BYTE;
+    char k = SD_CANCEL_BYTE;
     if (write(r->fd, &k, 1) < 0) {
         /* the worker is gone already: its EOF ends the run */
     }
@@ -373,16 +188,16 @@ static int take_frames(sd_run *r, const rt_callbacks *cb, rt_result *res)
 {
     size_t off = 0;
     int done = 0;
-    while (!done && r->len - off >= 5) {
+    while (!done && r->len - off >= SD_FRAME_HEAD) {
         uint32_t n;
         memcpy(&n, r->buf + off + 1, sizeof n);
-        if (r->len - off - 5 < n)
+        if (r->len - off - SD_FRAME_HEAD < n)
             break;
         char type = r->buf[off];
-        const char *data = r->buf + off + 5;
-        if ((type == FRAME_STDOUT || type == FRAME_STDERR) && cb && cb->on_output) {
-            cb->on_output(cb->ctx, type == FRAME_STDOUT ? 1 : 2, data, n);
-        } else if (type == FRAME_RESULT) {
+        const char *data = r->buf + off + SD_FRAME_HEAD;
+        if ((type == SD_FRAME_STDOUT || type == SD_FRAME_STDERR) && cb && cb->on_output) {
+            cb->on_output(cb->ctx, type == SD_FRAME_STDOUT ? 1 : 2, data, n);
+        } else if (type == SD_FRAME_RESULT) {
             json_error_t je;
             rt_error err;
             json_t *j = json_loadb(data, n, JSON_ALLOW_NUL, &je);
@@ -391,7 +206,7 @@ static int take_frames(sd_run *r, const rt_callbacks *cb, rt_result *res)
                 lost(res, "the sandbox worker sent a result that does not decode");
             json_decref(j);
         }
-        off += 5 + n;
+        off += SD_FRAME_HEAD + n;
     }
     memmove(r->buf, r->buf + off, r->len - off);
     r->len -= off;
@@ -406,7 +221,7 @@ int sd_run_poll(sd_run *r, int timeout_ms, const rt_callbacks *cb, rt_result *re
         return 0;
     if (r->cap - r->len < 65536) {
         size_t cap = r->cap ? r->cap * 2 : 131072;
-        char *b = cap <= FRAME_MAX + 5 ? realloc(r->buf, cap) : NULL;
+        char *b = cap <= SD_FRAME_MAX + SD_FRAME_HEAD ? realloc(r->buf, cap) : NULL;
         if (!b)
             return lost(res, "out of memory reading the sandbox's output");
         r->buf = b;

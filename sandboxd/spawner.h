@@ -1,9 +1,11 @@
 /* Sandboxes are not cloned from the daemon: cloning a process with many busy
  * threads costs a copy-on-write fault storm in every one of them, and would
  * hand each sandbox's pid 1 a copy of the daemon's memory (tokens, other
- * requests). A small single-threaded spawner, forked before any thread, forks a
- * worker per run; the worker runs the sandbox (runtime/sandbox.h) and streams
- * its output and result back over a socket. */
+ * requests). The spawner, a small static program (sandboxd-spawner: the path
+ * in $SANDBOXD_SPAWNER, else beside sandboxd, else in PREFIX/libexec/sandboxd)
+ * started before any thread,
+ * forks a worker per run; the worker runs the sandbox (runtime/sandbox.h) and
+ * streams its output and result back over a socket. */
 #ifndef SBX_SANDBOXD_SPAWNER_H
 #define SBX_SANDBOXD_SPAWNER_H
 
@@ -14,8 +16,9 @@
 #include "sandbox.h"
 #include "spec.h"
 
-/* Forks the spawner; call before any thread exists. It exits when the daemon
- * does (its control socket closes, or the parent-death signal). */
+/* Starts the spawner and waits until it is ready; call before any thread
+ * exists. It exits when the daemon does (its control socket closes, or the
+ * parent-death signal). */
 int sd_spawner_start(rt_error *err);
 
 /* Has the spawner load these profiles (by name) and compile their filters

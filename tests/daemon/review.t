@@ -118,6 +118,12 @@ exec_json '{"command": ["sh", "-c", "grep ^Name: /proc/1/status"]}'
 is "$(jb 'd["stdout"]')" "$(printf 'Name:\tsandboxd-spawn\n')" "pid 1 is a fork of the spawner"
 SPAWNER=$(ps -o pid=,comm= --ppid "$D_PID" | awk '$2 == "sandboxd-spawn" {print $1}')
 ok "$([ -n "$SPAWNER" ]; echo $?)" "the daemon's child is the spawner"
+# Each run forks the spawner: it is a static program of its own, so that a copy
+# is a few mappings, not the daemon's dozens of shared libraries.
+SPAWNER_BIN=$(dirname "$SANDBOXD")/sandboxd-spawner
+is "$(readlink "/proc/$SPAWNER/exe")" "$SPAWNER_BIN" "the spawner runs sandboxd-spawner, beside sandboxd"
+maps=$(wc -l < "/proc/$SPAWNER/maps")
+lt "$maps" 30 "the spawner has few mappings: $maps (the daemon: $(wc -l < "/proc/$D_PID/maps"))"
 
 # kill -9 of the daemon: the spawner, its workers and their sandboxes die with it.
 curl -s --max-time 10 --unix-socket "$D_SOCK" -H 'Content-Type: application/json' \
@@ -130,6 +136,32 @@ gone() { ! pgrep -f 'slee[p] 33.75' > /dev/null && ! alive "$SPAWNER"; }
 eventually 3 gone
 ok $? "kill -9 of the daemon: its sandbox and spawner are gone within 3 s"
 rm -f "$D_SOCK"
+
+# Without its spawner the daemon does not start, and says where it looked.
+mkdir -p "$T/alone"
+cp "$SANDBOXD" "$T/alone/sandboxd"
+out=$(timeout 20 "$T/alone/sandboxd" --socket "$T/alone/s.sock" --state-dir "$T/alone/state" \
+    --languages "$ROOT/sandboxd/languages.json" 2>&1)
+rc=$?
+is "$rc" 1 "no sandboxd-spawner beside sandboxd: exit 1"
+like "$out" "the sandboxd-spawner program is not installed \(looked for $T/alone/sandboxd-spawner and " \
+    "and the message says where it looked"
+ok "$([ ! -e "$T/alone/s.sock" ]; echo $?)" "and no socket is left"
+out=$(SANDBOXD_SPAWNER=sandboxd-spawner timeout 20 "$SANDBOXD" --socket "$T/alone/s.sock" \
+    --state-dir "$T/alone/state" 2>&1)
+is "$?:$out" '1:sandboxd: SANDBOXD_SPAWNER: "sandboxd-spawner" is not an absolute path' \
+    "SANDBOXD_SPAWNER must be an absolute path"
+# Installed: PREFIX/bin/sandboxd finds PREFIX/libexec/sandboxd/sandboxd-spawner.
+mkdir -p "$T/prefix/bin" "$T/prefix/libexec/sandboxd"
+cp "$SANDBOXD" "$T/prefix/bin/" && cp "$SPAWNER_BIN" "$T/prefix/libexec/sandboxd/"
+SANDBOXD=$T/prefix/bin/sandboxd daemon_start --languages "$ROOT/sandboxd/languages.json"
+exec_json '{"command": ["echo", "installed"]}'
+is "$(jb 'd["stdout"]')" installed "installed layout: the spawner is found in PREFIX/libexec/sandboxd"
+daemon_stop
+out=$("$SPAWNER_BIN" 2>&1 < /dev/null)
+rc=$?
+is "$rc:${out%%$'\n'*}" "2:usage: sandboxd-spawner DAEMON-PID (with its control socket on fd 3)" \
+    "sandboxd-spawner run by hand: its usage, exit 2"
 
 # A --listen longer than the buffer crashed the daemon.
 long=$(printf 'h%.0s' $(seq 300)):8080

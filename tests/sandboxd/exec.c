@@ -1,5 +1,7 @@
 /* sandboxd/exec.c: request bodies to specs (refusals name the field), and real
  * runs to a result object and to a stream of JSON lines. */
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +45,13 @@ int main(void)
 {
     tap_plan(23);
     setenv("SBX_PROFILE_PATH", "profiles", 1);
+    char spawner[PATH_MAX];
+    if (!realpath("build/sandboxd-spawner", spawner)) {
+        diag("build/sandboxd-spawner: %s (run from the top of the tree, after make)",
+             strerror(errno));
+        return 1;
+    }
+    setenv("SANDBOXD_SPAWNER", spawner, 1);
     char *argv[] = {"sandboxd", "--languages", "sandboxd/languages.json", "--socket", "/tmp/x",
                     NULL};
     bool check, help, version;
