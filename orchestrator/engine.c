@@ -1330,6 +1330,12 @@ static void advance(orch_engine *e, struct run *r, int64_t *next)
     int64_t now = now_ms();
 
     if (strcmp(r->status, "queued") == 0) {
+        /* A run starts (its workspace is made, its status turns running, its
+         * timeout runs) once the engine has room for a sandbox: a burst of
+         * submissions waits here at no cost instead of making every
+         * workspace while more submissions arrive. */
+        if (!r->stopping && e->running >= e->cfg.max_running)
+            return;
         char err_dirs[RT_ERROR_MAX];
         rt_error err;
         int dirs = make_run_dirs(e, r, &err);   /* before the store is locked */

@@ -262,6 +262,37 @@ static void test_parallel_limit(void)
     json_decref(r);
 }
 
+/* With every slot taken, a new workflow waits queued (no workspace made, its
+ * timeout not running) and starts when a slot frees. */
+static void test_queued_until_room(void)
+{
+    char a[ORCH_STORE_ID_MAX], b[ORCH_STORE_ID_MAX];
+    rt_error err;
+    snprintf(a, sizeof a, "%s",
+             submit("{`name`: `full`, `max_parallel`: 4, `steps`: [{`id`: `s`,"
+                    " `for_each`: `${{ inputs.l }}`, `run`: `sleep 2`}],"
+                    " `inputs`: {`l`: {`type`: `array`, `default`: [1, 2, 3, 4]}}}",
+                    NULL, NULL));
+    usleep(600 * 1000);
+    snprintf(b, sizeof b, "%s",
+             submit("{`name`: `waits`, `timeout`: `1s`, `steps`: [{`id`: `t`, `run`: `true`}]}",
+                    NULL, NULL));
+    usleep(300 * 1000);
+    json_t *r = orch_engine_get(eng, b, &err);
+    is_str(at(r, "status"), "queued", "every slot busy: a new workflow stays queued");
+    char ws[PATH_MAX];
+    snprintf(ws, sizeof ws, "%s/workflows/%s", state_dir, b);
+    ok(access(ws, F_OK) < 0, "and has no workspace yet");
+    json_decref(r);
+    r = wait_done(b, 60000);
+    is_str(at(r, "status"), "succeeded",
+           "it runs when a slot frees (its 1 s timeout counted from then, not while queued)");
+    json_decref(r);
+    r = wait_done(a, 60000);
+    is_str(at(r, "status"), "succeeded", "the workflow that held the slots succeeds");
+    json_decref(r);
+}
+
 static void test_conditions(void)
 {
     json_t *r = run_wf(
@@ -645,6 +676,7 @@ int main(void)
     test_pipeline();
     test_fan_out();
     test_parallel_limit();
+    test_queued_until_room();
     test_conditions();
     test_retry();
     test_timeouts_and_cancel();
