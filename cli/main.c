@@ -10,6 +10,7 @@
 
 #include "cgroup.h"
 #include "exec_cmd.h"
+#include "netns.h"
 #include "info.h"
 #include "outcome.h"
 #include "profile_cmd.h"
@@ -110,6 +111,7 @@ static int cmd_run(int argc, char **argv)
     /* The cgroup is made (and groups of killed earlier runs swept) while the
      * options and the profile are read and the sandbox starts. */
     rt_cgroup_prestart();
+    rt_netns_prestart();
     sbx_run_opts o;
     rt_error err;
     rt_error_clear(&err);
@@ -121,6 +123,7 @@ static int cmd_run(int argc, char **argv)
         rc = run_parsed(&o);
     }
     sbx_run_opts_free(&o);
+    rt_netns_prestart_end();
     rt_cgroup_prestart_end();
     return rc;
 }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "prestart.h"
 
 /* One slot per controller we use; on v1 each may be its own hierarchy (cpu and
  * cpuacct are often co-mounted and then share a directory), on v2 all share
@@ -682,62 +683,22 @@ static rt_cgroup *new_group(rt_error *err)
     return cg;
 }
 
-/* The group rt_cgroup_prestart's thread makes, until rt_cgroup_create takes it. */
-static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t made;
-    pthread_t thread;
-    bool running, ready;
-    rt_cgroup *cg;
-} pre = {.lock = PTHREAD_MUTEX_INITIALIZER, .made = PTHREAD_COND_INITIALIZER};
-
-static void *prestart_main(void *arg)
+static void *make_prestarted(void)
 {
-    (void)arg;
-    rt_cgroup *cg = rt_cgroup_detect()->version != RT_CGROUP_NONE ? new_group(NULL) : NULL;
-    pthread_mutex_lock(&pre.lock);
-    pre.cg = cg;
-    pre.ready = true;
-    pthread_cond_signal(&pre.made);
-    pthread_mutex_unlock(&pre.lock);
-    rt_cgroup_sweep();
-    return NULL;
+    return rt_cgroup_detect()->version != RT_CGROUP_NONE ? new_group(NULL) : NULL;
 }
+
+/* The group the thread makes waits for rt_cgroup_create; then the thread sweeps. */
+static rt_prestart pre = RT_PRESTART_INIT(make_prestarted, rt_cgroup_sweep);
 
 void rt_cgroup_prestart(void)
 {
-    pthread_mutex_lock(&pre.lock);
-    if (!pre.running && !pre.ready)
-        pre.running = pthread_create(&pre.thread, NULL, prestart_main, NULL) == 0;
-    pthread_mutex_unlock(&pre.lock);
-}
-
-/* The prestarted group, once made; NULL when there is none (or it failed:
- * the caller then makes its own and reports why). */
-static rt_cgroup *take_prestarted(void)
-{
-    pthread_mutex_lock(&pre.lock);
-    while (pre.running && !pre.ready)
-        pthread_cond_wait(&pre.made, &pre.lock);
-    rt_cgroup *cg = pre.cg;
-    pre.cg = NULL;
-    pthread_mutex_unlock(&pre.lock);
-    return cg;
+    rt_prestart_start(&pre);
 }
 
 void rt_cgroup_prestart_end(void)
 {
-    pthread_mutex_lock(&pre.lock);
-    bool running = pre.running;
-    pthread_mutex_unlock(&pre.lock);
-    if (running)
-        pthread_join(pre.thread, NULL);
-    pthread_mutex_lock(&pre.lock);
-    rt_cgroup *cg = pre.cg;
-    pre.cg = NULL;
-    pre.running = pre.ready = false;
-    pthread_mutex_unlock(&pre.lock);
-    rt_cgroup_destroy(cg, NULL);
+    rt_cgroup_destroy(rt_prestart_end(&pre), NULL);
 }
 
 int rt_cgroup_create(const rt_limits *limits, rt_cgroup **out, rt_enforced *enforced,
@@ -748,7 +709,8 @@ int rt_cgroup_create(const rt_limits *limits, rt_cgroup **out, rt_enforced *enfo
     *enforced = (rt_enforced){0};
     if (info->version == RT_CGROUP_NONE)
         return rt_error_set(err, 0, "cgroups unusable: %s", info->reason);
-    rt_cgroup *cg = take_prestarted();
+    /* The prestarted group, or NULL (none, or it failed: we make one and say why). */
+    rt_cgroup *cg = rt_prestart_take(&pre);
     if (!cg && !(cg = new_group(err)))
         return -1;
     if (write_limits(cg, limits, enforced, err) < 0) {

@@ -356,7 +356,7 @@ _Noreturn void rt_child_main(const struct child_args *a)
         fail(a, "setting the hostname", NULL);
     if (rt_mount_setup_root(a->plan, a->src_fds, &mf) < 0)
         goto mount_failed;
-    if (loopback_up() < 0)
+    if (!a->net_ready && loopback_up() < 0)
         fail(a, "bringing up the loopback interface", "lo");
     blank_cmdline(a);
     setup_stdio(a);

@@ -50,6 +50,8 @@ struct child_args {
                                   copy would hide the parent's death */
     int msg_fd;                /* child -> parent: struct child_msg */
     int stdio[3];
+    bool net_ready;            /* the network namespace is prepared: loopback is up
+                                  and not ours to configure */
     bool switch_user;          /* run the command as RT_SANDBOX_UID */
     struct child_rlimit rlimits[8];
     int n_rlimits;

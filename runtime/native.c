@@ -20,6 +20,7 @@
 #include "cgroup.h"
 #include "child.h"
 #include "cleanup.h"
+#include "netns.h"
 #include "sandbox-internal.h"
 
 enum { W_STDOUT, W_STDERR, W_MSG, W_PIDFD, W_STDIN, W_COUNT };
@@ -200,15 +201,44 @@ static int send_go(int fd, unsigned char flags, rt_error *err)
     return 0;
 }
 
-static pid_t clone_child(int *pidfd)
+static pid_t clone_child(int *pidfd, bool new_net)
 {
     struct clone_args args = {
-        .flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS |
-                 CLONE_NEWIPC | CLONE_PIDFD,
+        .flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
+                 CLONE_PIDFD | (new_net ? CLONE_NEWNET : 0),
         .pidfd = (uint64_t)(uintptr_t)pidfd,
         .exit_signal = SIGCHLD,
     };
     return (pid_t)syscall(SYS_clone3, &args, sizeof args);
+}
+
+/* With a prepared namespace (netfd >= 0) this thread enters it for the clone,
+ * the child inherits it, and the thread goes back; when it cannot enter, the
+ * clone makes one and the child brings up its loopback. -1 with errno when the
+ * clone fails; -2 with err set, and the child killed, when the thread could not
+ * go back. */
+static pid_t clone_child_in(int *pidfd, int netfd, struct child_args *ca, rt_error *err)
+{
+    ca->net_ready = false;
+    cleanup_close int self = netfd < 0 ? -1 : open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (self < 0 || setns(netfd, CLONE_NEWNET) < 0)
+        return clone_child(pidfd, true);
+    ca->net_ready = true;
+    pid_t pid = clone_child(pidfd, false);
+    if (pid == 0)
+        return 0;
+    int saved = errno;
+    if (setns(self, CLONE_NEWNET) < 0) {
+        rt_error_set(err, errno, "returning to the caller's network namespace");
+        if (pid > 0) {
+            pidfd_send_signal(*pidfd, SIGKILL, NULL, 0);
+            waitpid(pid, NULL, 0);
+            close(*pidfd);
+        }
+        return -2;
+    }
+    errno = saved;
+    return pid;
 }
 
 struct pipes {
@@ -421,12 +451,14 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
     ca.stdio[1] = p.out[1];
     ca.stdio[2] = p.err[1];
     int pidfd = -1;
-    n->pid = clone_child(&pidfd);
+    cleanup_close int netfd = privileged && !spec->keep_caps ? rt_netns_take() : -1;
+    n->pid = clone_child_in(&pidfd, netfd, &ca, &local);
     if (n->pid == 0)
         rt_child_main(&ca);
     release_child_args(&ca);
     if (n->pid < 0) {
-        rt_error_set(&local, errno, "clone3");
+        if (n->pid == -1)
+            rt_error_set(&local, errno, "clone3");
         close_pipes(&p);
         finish_early(sb, &local);
         return 0;

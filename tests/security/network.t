@@ -3,7 +3,7 @@
 # host reachable, neither its loopback, its other addresses, nor its abstract
 # unix sockets.
 . "$(dirname "$0")/lib.sh"
-plan 9
+plan 13
 
 out=$(sbx -- sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "; ip -o link | cut -d: -f2 | tr -d " "' | sort -u | tr '\n' ' ')
 is "$out" "lo " "only lo exists (/proc/net/dev and ip link)"
@@ -42,4 +42,25 @@ try:
     socket.create_connection(("10.255.255.1", 9), timeout=1); print("connected")
 except OSError as e: print("unreachable", e.errno)')
 is "$out" "unreachable 101" "no route out of the sandbox at all (ENETUNREACH at once)"
+
+# sbx run makes the network namespace on a thread of its own before the clone:
+# it belongs to the host's user namespace, so not even a root that kept every
+# capability inside the sandbox could reconfigure it. NS_GET_USERNS (0xb701) on
+# it is refused for a namespace outside the sandbox's own.
+owner='import fcntl, os
+fd = os.open("/proc/self/ns/net", os.O_RDONLY)
+try:
+    fcntl.ioctl(fd, 0xb701); print("own")
+except OSError as e: print("foreign", e.errno)'
+is "$("$SBX" run --profile unconfined -- python3 -c "$owner")" "foreign 1" \
+   "sbx run: the sandbox's network namespace is not its user namespace's"
+is "$("$SBX" run --profile unconfined -- sh -c 'ip -o link show lo | grep -o "<[^>]*>"')" \
+   "<LOOPBACK,UP,LOWER_UP>" "sbx run: lo in that namespace is up"
+# A profile that keeps a capability gets a namespace made by the clone (network
+# capabilities are checked against the namespace's owner), with lo up as well.
+echo '{"seccomp": "unconfined", "capabilities": ["CAP_NET_BIND_SERVICE"]}' >"$TMPD/keep.json"
+is "$("$SBX" run --profile "$TMPD/keep.json" -- python3 -c "$owner")" "own" \
+   "with a kept capability the namespace is the sandbox's own"
+is "$("$SBX" run --profile "$TMPD/keep.json" -- sh -c 'ip -o link show lo | grep -o "<[^>]*>"')" \
+   "<LOOPBACK,UP,LOWER_UP>" "and its lo is up"
 done_testing

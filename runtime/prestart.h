@@ -1,0 +1,33 @@
+/* One piece of a sandbox's setup made ahead, on a thread of its own, by a
+ * program that runs one sandbox (sbx run): the thread makes it while the caller
+ * reads its options, and the run takes it when it gets there. */
+#ifndef SBX_RUNTIME_PRESTART_H
+#define SBX_RUNTIME_PRESTART_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+typedef struct rt_prestart {
+    void *(*make)(void);       /* on the thread: the piece, or NULL when it failed */
+    void (*after)(void);       /* on the thread, once the piece is handed over; or NULL */
+    pthread_mutex_t lock;
+    pthread_cond_t made;
+    pthread_t thread;
+    bool running, ready;
+    void *piece;
+} rt_prestart;
+
+#define RT_PRESTART_INIT(make_fn, after_fn)                                                   \
+    {.make = (make_fn), .after = (after_fn), .lock = PTHREAD_MUTEX_INITIALIZER,               \
+     .made = PTHREAD_COND_INITIALIZER}
+
+/* Starts the thread (once; a failure to start leaves nothing to take). */
+void rt_prestart_start(rt_prestart *p);
+
+/* Waits for the piece and takes it: NULL when there is none. */
+void *rt_prestart_take(rt_prestart *p);
+
+/* Waits for the thread; returns the piece nobody took, for the caller to free. */
+void *rt_prestart_end(rt_prestart *p);
+
+#endif
