@@ -5,7 +5,6 @@
 #include <linux/keyctl.h>
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
-#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -18,6 +17,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "netns.h"
 
 /* glibc applies set*id calls to every thread it believes the process has; after
  * a raw clone of a threaded caller those threads do not exist and it would wait
@@ -81,24 +82,6 @@ static void reset_signals(void)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-static int loopback_up(void)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct ifreq ifr = {0};
-    copy_str(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
-    int rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
-    if (rc == 0) {
-        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-        rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
-    }
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
 }
 
 static void apply_rlimits(const struct child_args *a, int fallbacks)
@@ -356,7 +339,7 @@ _Noreturn void rt_child_main(const struct child_args *a)
         fail(a, "setting the hostname", NULL);
     if (rt_mount_setup_root(a->plan, a->src_fds, &mf) < 0)
         goto mount_failed;
-    if (!a->net_ready && loopback_up() < 0)
+    if (!a->net_ready && rt_netns_loopback_up() < 0)
         fail(a, "bringing up the loopback interface", "lo");
     blank_cmdline(a);
     setup_stdio(a);

@@ -16,25 +16,31 @@
 #include "cleanup.h"
 #include "prestart.h"
 
+int rt_netns_loopback_up(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct ifreq ifr = {0};
+    memcpy(ifr.ifr_name, "lo", sizeof "lo");
+    int rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
+    if (rc == 0) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
 /* Runs on a thread that ends afterwards: its own network namespace changes. */
 static int make_on_this_thread(void)
 {
     if (unshare(CLONE_NEWNET) < 0)
         return -1;
     int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct ifreq ifr = {0};
-    memcpy(ifr.ifr_name, "lo", 3);
-    int rc = sock < 0 ? -1 : ioctl(sock, SIOCGIFFLAGS, &ifr);
-    if (rc == 0) {
-        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-        rc = ioctl(sock, SIOCSIFFLAGS, &ifr);
-    }
-    if (sock >= 0)
-        close(sock);
-    if (rc < 0) {
+    if (fd >= 0 && rt_netns_loopback_up() < 0) {
         close(fd);
         return -1;
     }

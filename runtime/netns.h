@@ -13,4 +13,8 @@ void rt_netns_prestart_end(void);
 /* The prestarted namespace's fd (the caller owns it), or -1 when there is none. */
 int rt_netns_take(void);
 
+/* Brings up lo in the calling thread's network namespace; only system calls, so
+ * the sandbox's pid 1 may call it. -1 with errno on failure. */
+int rt_netns_loopback_up(void);
+
 #endif
