@@ -65,6 +65,17 @@ static int await_parent(const struct child_args *a)
     return c;
 }
 
+/* Tells the parent that the next stage may begin. */
+static void tell_parent(const struct child_args *a)
+{
+    unsigned char c = 1;
+    ssize_t n;
+    while ((n = send(a->sync_fd, &c, 1, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+        ;
+    if (n != 1)
+        _exit(127);
+}
+
 /* The parent keeps its end of the sync pipe for the whole run: a hangup after the
  * death signal was armed means it died before, and nobody would kill us. */
 static void parent_alive_or_exit(const struct child_args *a)
@@ -325,22 +336,97 @@ static _Noreturn void run_init(const struct child_args *a)
     reap(a, cmd, sigfd, l.listener);
 }
 
-_Noreturn void rt_child_main(const struct child_args *a)
+static _Noreturn void mount_failed(const struct child_args *a, const struct mount_failure *mf)
+{
+    errno = mf->err;
+    fail(a, mf->step, mf->path);
+}
+
+/* The network namespace the parent sends with its first byte, or, when it has
+ * none, one of our own with lo up. */
+static void join_network(const struct child_args *a)
+{
+    unsigned char c;
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {.iov_base = &c, .iov_len = 1};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof u.buf};
+    ssize_t n;
+    while ((n = recvmsg(a->sync_fd, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+        ;
+    if (n != 1)
+        _exit(127);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+        cm->cmsg_len == CMSG_LEN(sizeof(int))) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+        int rc = setns(fd, CLONE_NEWNET);
+        close(fd);
+        if (rc < 0)
+            fail(a, "joining the network namespace", NULL);
+        return;
+    }
+    if (unshare(CLONE_NEWNET) < 0)
+        fail(a, "creating the network namespace", NULL);
+    if (rt_netns_loopback_up() < 0)
+        fail(a, "bringing up the loopback interface", "lo");
+}
+
+/* Cloned with a new user namespace (and network): root in it once the parent
+ * mapped our ids, then the root and lo. */
+static void setup_in_user_namespace(const struct child_args *a)
 {
     struct mount_failure mf;
-    close(a->sync_peer_fd);
-    reset_signals();
-    if (rt_mount_open_sources(a->plan, a->src_fds, &mf) < 0)
-        goto mount_failed;
     await_parent(a);           /* id maps written */
     if (set_ids(0, 0) < 0)
         fail(a, "becoming root of the user namespace", NULL);
     if (sethostname("sandbox", 7) < 0)
         fail(a, "setting the hostname", NULL);
     if (rt_mount_setup_root(a->plan, a->src_fds, &mf) < 0)
-        goto mount_failed;
-    if (!a->net_ready && rt_netns_loopback_up() < 0)
+        mount_failed(a, &mf);
+    if (rt_netns_loopback_up() < 0)
         fail(a, "bringing up the loopback interface", "lo");
+}
+
+/* Cloned in the host's user namespace: the hostname and the root are made as
+ * the host's root while the parent's thread makes the network namespace, so
+ * the mount, pid, uts and ipc namespaces belong to the host's user namespace
+ * (nothing in the sandbox can ever remount or rename them); then the network,
+ * and the sandbox's user namespace last, whose ids the parent maps. */
+static void setup_then_user_namespace(const struct child_args *a)
+{
+    struct mount_failure mf;
+    if (sethostname("sandbox", 7) < 0)
+        fail(a, "setting the hostname", NULL);
+    if (rt_mount_setup_root(a->plan, a->src_fds, &mf) < 0)
+        mount_failed(a, &mf);
+    join_network(a);
+    if (unshare(CLONE_NEWUSER) < 0)
+        fail(a, "creating the user namespace", NULL);
+    tell_parent(a);
+    await_parent(a);           /* id maps written */
+    if (set_ids(0, 0) < 0)
+        fail(a, "becoming root of the user namespace", NULL);
+}
+
+/* The stages on the sync socket: the parent's go-ahead once our ids are mapped
+ * (late_userns: its network byte first, our byte when the user namespace
+ * exists, then the go-ahead), and a last byte once the cgroup is joined. */
+_Noreturn void rt_child_main(const struct child_args *a)
+{
+    struct mount_failure mf;
+    close(a->sync_peer_fd);
+    reset_signals();
+    if (rt_mount_open_sources(a->plan, a->src_fds, &mf) < 0)
+        mount_failed(a, &mf);
+    if (a->late_userns)
+        setup_then_user_namespace(a);
+    else
+        setup_in_user_namespace(a);
     blank_cmdline(a);
     setup_stdio(a);
     apply_rlimits(a, await_parent(a));  /* cgroup joined, or fallbacks named */
@@ -355,7 +441,4 @@ _Noreturn void rt_child_main(const struct child_args *a)
     parent_alive_or_exit(a);
     close_other_fds(a);
     run_init(a);
-mount_failed:
-    errno = mf.err;
-    fail(a, mf.step, mf.path);
 }

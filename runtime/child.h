@@ -43,15 +43,16 @@ struct child_args {
     char *const *argv;
     char *const *envp;
     const char *path;          /* PATH to search argv[0] in */
-    int sync_fd;               /* parent -> child (a stream socket): one byte
-                                  per stage; the second carries CHILD_FALLBACK_*
-                                  bits; a hangup means the parent is gone */
+    int sync_fd;               /* with the parent (a stream socket): one byte per
+                                  stage, see rt_child_main; the last carries
+                                  CHILD_FALLBACK_* bits; a hangup means the
+                                  parent is gone */
     int sync_peer_fd;          /* the parent's end, closed first thing: our
                                   copy would hide the parent's death */
     int msg_fd;                /* child -> parent: struct child_msg */
     int stdio[3];
-    bool net_ready;            /* the network namespace is prepared: loopback is up
-                                  and not ours to configure */
+    bool late_userns;          /* cloned in the host's user namespace, without a
+                                  network namespace: see rt_child_main */
     bool switch_user;          /* run the command as RT_SANDBOX_UID */
     struct child_rlimit rlimits[8];
     int n_rlimits;

@@ -314,9 +314,12 @@ static int add_tmpfs(rt_mount_plan *plan, const char *dst, uint64_t size, rt_err
 }
 
 /* The id the command runs as: native.c switches to the sandbox user only when we
- * are root; otherwise ns root is the one id mapped, and so the one that can own. */
-static uid_t sandbox_owner(void)
+ * are root; otherwise ns root is the one id mapped, and so the one that can own.
+ * A plan run by the host's root names it by its host id. */
+static uid_t sandbox_owner(const rt_mount_plan *plan)
 {
+    if (plan->host_ids)
+        return RT_HOST_USER_UID;
     return geteuid() == 0 ? RT_SANDBOX_UID : 0;
 }
 
@@ -336,7 +339,7 @@ static int add_owned_file(rt_mount_plan *plan, const rt_file *f, uid_t owner, rt
  * pid 1, which mounts it), then the spec's files. Programs may run from it. */
 static int add_workspace_tmpfs(rt_mount_plan *plan, const rt_spec *spec, rt_error *err)
 {
-    uid_t owner = sandbox_owner();
+    uid_t owner = sandbox_owner(plan);
     char opts[96];
     snprintf(opts, sizeof opts, "size=%llu,mode=0755,uid=%u,gid=%u",
              (unsigned long long)spec->limits.tmpfs_bytes, (unsigned)owner, (unsigned)owner);
@@ -367,9 +370,9 @@ static int add_user_mounts(rt_mount_plan *plan, const rt_spec *spec, rt_error *e
     return 0;
 }
 
-int rt_mount_plan_build(const rt_spec *spec, rt_mount_plan *plan, rt_error *err)
+int rt_mount_plan_build(const rt_spec *spec, bool host_ids, rt_mount_plan *plan, rt_error *err)
 {
-    *plan = (rt_mount_plan){0};
+    *plan = (rt_mount_plan){.host_ids = host_ids};
     bool host = !spec->image || strcmp(spec->image, "host") == 0;
     if ((host ? add_host_image(plan, err) : add_dir_image(plan, spec->image, err)) < 0)
         goto fail;
@@ -666,7 +669,33 @@ static int enter_root(const char *staging, struct mount_failure *fail)
     return 0;
 }
 
+/* setfsuid reports no error: the id it answers to an invalid one is the id set. */
+static int set_fs_ids(uid_t id)
+{
+    syscall(SYS_setfsgid, id);
+    syscall(SYS_setfsuid, id);
+    if (syscall(SYS_setfsgid, -1) != (long)id || syscall(SYS_setfsuid, -1) != (long)id) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
+static int build_root(const rt_mount_plan *plan, const int *fds, struct mount_failure *fail);
+
 int rt_mount_setup_root(const rt_mount_plan *plan, const int *fds, struct mount_failure *fail)
+{
+    /* The root's files and the tmpfs roots are owned by the fs uid that makes
+     * them: ns root's host id, as when the sandbox's root builds it. */
+    if (plan->host_ids && set_fs_ids(RT_HOST_ROOT_UID) < 0)
+        return fail_at(fail, "taking the sandbox root's file system ids", "/");
+    int rc = build_root(plan, fds, fail);
+    if (plan->host_ids && set_fs_ids(0) < 0 && rc == 0)
+        return fail_at(fail, "restoring the file system ids", "/");
+    return rc;
+}
+
+static int build_root(const rt_mount_plan *plan, const int *fds, struct mount_failure *fail)
 {
     static const char staging[] = "/tmp";
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -677,9 +706,17 @@ int rt_mount_setup_root(const rt_mount_plan *plan, const int *fds, struct mount_
         return fail_at(fail, "entering the new root", staging);
     /* The plan's modes are exact: the caller's umask is for the command only. */
     mode_t umask_saved = umask(0);
-    for (size_t i = 0; i < plan->n; i++)
+    for (size_t i = 0; i < plan->n; i++) {
+        /* a workspace file is given to its owner: that takes CAP_CHOWN, which
+         * the host's root has only with fs uid 0 */
+        bool chown = plan->host_ids && plan->ops[i].kind == MOP_OWNED_FILE;
+        if (chown && set_fs_ids(0) < 0)
+            return fail_at(fail, "restoring the file system ids", plan->ops[i].dst);
         if (apply_op(&plan->ops[i], fds[i], fail) < 0)
             return -1;
+        if (chown && set_fs_ids(RT_HOST_ROOT_UID) < 0)
+            return fail_at(fail, "taking the sandbox root's file system ids", plan->ops[i].dst);
+    }
     umask(umask_saved);
     for (size_t i = 0; i < plan->n; i++)
         if (fds[i] >= 0)

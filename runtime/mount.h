@@ -45,9 +45,14 @@ typedef struct rt_mount_plan {
     struct mount_op *ops;
     size_t n, cap;
     char *cwd;                 /* absolute, inside the sandbox */
+    bool host_ids;             /* run by the host's root before the sandbox's user
+                                  namespace exists: owners are host ids, and what
+                                  the plan makes belongs to RT_HOST_ROOT_UID */
 } rt_mount_plan;
 
-int rt_mount_plan_build(const rt_spec *spec, rt_mount_plan *plan, rt_error *err);
+/* host_ids: see rt_mount_plan.host_ids; otherwise the plan runs as root of the
+ * sandbox's user namespace. */
+int rt_mount_plan_build(const rt_spec *spec, bool host_ids, rt_mount_plan *plan, rt_error *err);
 void rt_mount_plan_free(rt_mount_plan *plan);
 
 /* Child side: which step failed, on which path, and errno. */
@@ -63,7 +68,8 @@ int rt_mount_open_sources(const rt_mount_plan *plan, int *fds, struct mount_fail
 
 /* Child side: makes propagation private, builds the root from the plan (binding
  * from the fds opened above, then closing them), pivots into it, drops the old
- * root and makes / read-only. Only system calls. */
+ * root and makes / read-only. Only system calls. With host_ids it works with
+ * RT_HOST_ROOT_UID's filesystem ids (and so its file access), back to 0 after. */
 int rt_mount_setup_root(const rt_mount_plan *plan, const int *fds, struct mount_failure *fail);
 
 #endif

@@ -2,7 +2,9 @@
  * put the child in its cgroup while it builds its root, then supervise. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -201,44 +203,68 @@ static int send_go(int fd, unsigned char flags, rt_error *err)
     return 0;
 }
 
-static pid_t clone_child(int *pidfd, bool new_net)
+/* late_userns: the child makes its user and network namespaces itself, after
+ * its root (see rt_child_main). */
+static pid_t clone_child(int *pidfd, bool late_userns)
 {
     struct clone_args args = {
-        .flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-                 CLONE_PIDFD | (new_net ? CLONE_NEWNET : 0),
+        .flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD |
+                 (late_userns ? 0 : CLONE_NEWUSER | CLONE_NEWNET),
         .pidfd = (uint64_t)(uintptr_t)pidfd,
         .exit_signal = SIGCHLD,
     };
     return (pid_t)syscall(SYS_clone3, &args, sizeof args);
 }
 
-/* With a prepared namespace (netfd >= 0) this thread enters it for the clone,
- * the child inherits it, and the thread goes back; when it cannot enter, the
- * clone makes one and the child brings up its loopback. -1 with errno when the
- * clone fails; -2 with err set, and the child killed, when the thread could not
- * go back. */
-static pid_t clone_child_in(int *pidfd, int netfd, struct child_args *ca, rt_error *err)
+/* The prestarted network namespace, passed with a byte; without one (its thread
+ * failed) the byte goes alone and the child makes its own. */
+static int send_network(int sync, rt_error *err)
 {
-    ca->net_ready = false;
-    cleanup_close int self = netfd < 0 ? -1 : open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (self < 0 || setns(netfd, CLONE_NEWNET) < 0)
-        return clone_child(pidfd, true);
-    ca->net_ready = true;
-    pid_t pid = clone_child(pidfd, false);
-    if (pid == 0)
-        return 0;
-    int saved = errno;
-    if (setns(self, CLONE_NEWNET) < 0) {
-        rt_error_set(err, errno, "returning to the caller's network namespace");
-        if (pid > 0) {
-            pidfd_send_signal(*pidfd, SIGKILL, NULL, 0);
-            waitpid(pid, NULL, 0);
-            close(*pidfd);
-        }
-        return -2;
+    cleanup_close int fd = rt_netns_take();
+    unsigned char c = 0;
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {.iov_base = &c, .iov_len = 1};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (fd >= 0) {
+        mh.msg_control = u.buf;
+        mh.msg_controllen = sizeof u.buf;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
     }
-    errno = saved;
-    return pid;
+    if (sendmsg(sync, &mh, MSG_NOSIGNAL) != 1)
+        return rt_error_set(err, errno, "sending the network namespace to the sandbox");
+    return 0;
+}
+
+/* The child's byte saying its user namespace exists: 1 when it came; 0 when the
+ * child ended first (its message says why) or the wall time ran out (the
+ * supervisor then ends the run as a timeout). */
+static int await_user_namespace(const struct native *n, int sync, rt_error *err)
+{
+    uint64_t deadline = n->start_ns + n->limits.wall_ms * 1000000ull;
+    for (;;) {
+        uint64_t now = rt_now_ns();
+        if (now >= deadline)
+            return 0;
+        struct pollfd p = {.fd = sync, .events = POLLIN};
+        uint64_t ms = (deadline - now + 999999) / 1000000;
+        int r = poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+        if (r < 0 && errno != EINTR)
+            return rt_error_set(err, errno, "waiting for the sandbox");
+        if (r <= 0)
+            continue;
+        unsigned char c;
+        ssize_t got = recv(sync, &c, 1, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        return got == 1;
+    }
 }
 
 struct pipes {
@@ -293,10 +319,10 @@ static int make_caps(uint64_t caps, uint64_t inh, cap_t *out, rt_error *err)
 }
 
 /* Everything that may allocate happens here, before clone. */
-static int prepare(struct native *n, const rt_spec *spec, bool privileged, struct child_args *ca,
-                   rt_error *err)
+static int prepare(struct native *n, const rt_spec *spec, bool privileged, bool late_userns,
+                   struct child_args *ca, rt_error *err)
 {
-    if (rt_mount_plan_build(spec, &n->plan, err) < 0)
+    if (rt_mount_plan_build(spec, late_userns, &n->plan, err) < 0)
         return -1;
     n->src_fds = calloc(n->plan.n ? n->plan.n : 1, sizeof *n->src_fds);
     if (!n->src_fds)
@@ -311,6 +337,7 @@ static int prepare(struct native *n, const rt_spec *spec, bool privileged, struc
         .envp = n->envp,
         .path = path,
         .switch_user = privileged,
+        .late_userns = late_userns,
         .keep_caps = spec->keep_caps,
         .stack_size = CHILD_STACK_SIZE,
     };
@@ -383,10 +410,17 @@ static int watch_child(rt_sandbox *sb, struct pipes *p, rt_error *err)
     return 0;
 }
 
-static int start_parent_side(rt_sandbox *sb, struct pipes *p, bool privileged, rt_error *err)
+static int map_ids(const struct native *n, int sync, bool privileged, rt_error *err)
+{
+    return write_id_maps(n->pid, privileged, err) < 0 ? -1 : send_go(sync, 0, err);
+}
+
+/* The parent's half of the stages of rt_child_main. */
+static int start_parent_side(rt_sandbox *sb, struct pipes *p, bool privileged, bool late_userns,
+                             rt_error *err)
 {
     struct native *n = impl(sb);
-    if (write_id_maps(n->pid, privileged, err) < 0 || send_go(p->sync[1], 0, err) < 0)
+    if ((late_userns ? send_network(p->sync[1], err) : map_ids(n, p->sync[1], privileged, err)) < 0)
         return -1;
     /* Detection and the group are made while the child builds its root. */
     rt_enforced *enf = &sb->result.enforced;
@@ -394,6 +428,13 @@ static int start_parent_side(rt_sandbox *sb, struct pipes *p, bool privileged, r
         (rt_cgroup_create(&n->limits, &n->cg, enf, err) < 0 ||
          rt_cgroup_attach(n->cg, n->pid, err) < 0))
         return rt_error_wrap(err, "cgroup");
+    if (late_userns) {
+        int rc = await_user_namespace(n, p->sync[1], err);
+        if (rc <= 0)
+            return rc;
+        if (map_ids(n, p->sync[1], privileged, err) < 0)
+            return -1;
+    }
     unsigned char fallbacks = (enf->memory ? 0 : CHILD_FALLBACK_MEMORY) |
                               (enf->pids ? 0 : CHILD_FALLBACK_PIDS);
     if (send_go(p->sync[1], fallbacks, err) < 0)
@@ -433,12 +474,16 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
     for (int i = 0; i < W_COUNT; i++)
         n->w[i].fd = -1;
     bool privileged = geteuid() == 0;
+    /* With a network namespace on its way (sbx run), the child builds its root
+     * meanwhile, which needs the host's root: a profile that keeps capabilities
+     * needs the namespaces to be its own, and so the first way. */
+    bool late_userns = privileged && !spec->keep_caps && rt_netns_pending();
     struct pipes p = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, -1};
     struct child_args ca = {0};
     rt_error local;
     rt_error_clear(&local);
     n->start_ns = rt_now_ns();
-    if (prepare(n, spec, privileged, &ca, &local) < 0 || make_pipes(n, spec, &p, &local) < 0) {
+    if (prepare(n, spec, privileged, late_userns, &ca, &local) < 0 || make_pipes(n, spec, &p, &local) < 0) {
         close_pipes(&p);
         release_child_args(&ca);
         finish_early(sb, &local);
@@ -451,14 +496,12 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
     ca.stdio[1] = p.out[1];
     ca.stdio[2] = p.err[1];
     int pidfd = -1;
-    cleanup_close int netfd = privileged && !spec->keep_caps ? rt_netns_take() : -1;
-    n->pid = clone_child_in(&pidfd, netfd, &ca, &local);
+    n->pid = clone_child(&pidfd, late_userns);
     if (n->pid == 0)
         rt_child_main(&ca);
     release_child_args(&ca);
     if (n->pid < 0) {
-        if (n->pid == -1)
-            rt_error_set(&local, errno, "clone3");
+        rt_error_set(&local, errno, "clone3");
         close_pipes(&p);
         finish_early(sb, &local);
         return 0;
@@ -479,7 +522,7 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
         finish_early(sb, &local);
         return 0;
     }
-    if (start_parent_side(sb, &p, privileged, &local) < 0) {
+    if (start_parent_side(sb, &p, privileged, late_userns, &local) < 0) {
         n->start_error = strdup(local.msg);
         kill_tree(n);
     }

@@ -64,6 +64,11 @@ void rt_netns_prestart(void)
         rt_prestart_start(&pre);
 }
 
+bool rt_netns_pending(void)
+{
+    return rt_prestart_pending(&pre);
+}
+
 int rt_netns_take(void)
 {
     int *fd = rt_prestart_take(&pre);

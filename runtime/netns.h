@@ -2,6 +2,8 @@
 #ifndef SBX_RUNTIME_NETNS_H
 #define SBX_RUNTIME_NETNS_H
 
+#include <stdbool.h>
+
 /* For a program that runs one sandbox (sbx run): as root, a thread makes the
  * namespace while the caller starts up; the next run takes it. The namespace
  * belongs to the caller's user namespace, not the sandbox's, so the sandbox's
@@ -10,7 +12,11 @@
 void rt_netns_prestart(void);
 void rt_netns_prestart_end(void);
 
-/* The prestarted namespace's fd (the caller owns it), or -1 when there is none. */
+/* Whether a prestarted namespace is coming (or made and not taken). */
+bool rt_netns_pending(void);
+
+/* The prestarted namespace's fd (the caller owns it), or -1 when there is none;
+ * waits for the thread. */
 int rt_netns_take(void);
 
 /* Brings up lo in the calling thread's network namespace; only system calls, so

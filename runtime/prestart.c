@@ -22,6 +22,14 @@ void rt_prestart_start(rt_prestart *p)
     pthread_mutex_unlock(&p->lock);
 }
 
+bool rt_prestart_pending(rt_prestart *p)
+{
+    pthread_mutex_lock(&p->lock);
+    bool pending = p->running && (!p->ready || p->piece);
+    pthread_mutex_unlock(&p->lock);
+    return pending;
+}
+
 void *rt_prestart_take(rt_prestart *p)
 {
     pthread_mutex_lock(&p->lock);

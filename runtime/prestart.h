@@ -24,6 +24,10 @@ typedef struct rt_prestart {
 /* Starts the thread (once; a failure to start leaves nothing to take). */
 void rt_prestart_start(rt_prestart *p);
 
+/* Whether a piece is coming or waiting to be taken (the thread runs and has
+ * not failed, and nobody took it yet); does not wait. */
+bool rt_prestart_pending(rt_prestart *p);
+
 /* Waits for the piece and takes it: NULL when there is none. */
 void *rt_prestart_take(rt_prestart *p);
 

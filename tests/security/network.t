@@ -43,10 +43,10 @@ try:
 except OSError as e: print("unreachable", e.errno)')
 is "$out" "unreachable 101" "no route out of the sandbox at all (ENETUNREACH at once)"
 
-# sbx run makes the network namespace on a thread of its own before the clone:
-# it belongs to the host's user namespace, so not even a root that kept every
-# capability inside the sandbox could reconfigure it. NS_GET_USERNS (0xb701) on
-# it is refused for a namespace outside the sandbox's own.
+# sbx run makes the network namespace on a thread of its own and passes it to the
+# sandbox: it belongs to the host's user namespace, so nothing inside the sandbox
+# can reconfigure it. NS_GET_USERNS (0xb701) on it is refused for a namespace
+# outside the sandbox's own.
 owner='import fcntl, os
 fd = os.open("/proc/self/ns/net", os.O_RDONLY)
 try:
