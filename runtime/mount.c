@@ -14,6 +14,7 @@
 
 #include "cleanup.h"
 #include "devdir.h"
+#include "roottpl.h"
 
 /* What the host image exposes, all read-only. */
 static const char *const host_dirs[] = {"usr", "bin", "sbin", "lib", "lib64", "lib32", "libx32"};
@@ -370,6 +371,107 @@ static int add_user_mounts(rt_mount_plan *plan, const rt_spec *spec, rt_error *e
     return 0;
 }
 
+static bool is_mount(enum mount_op_kind kind)
+{
+    return kind == MOP_BIND || kind == MOP_TMPFS || kind == MOP_PROC || kind == MOP_DEVPTS;
+}
+
+/* Whether op i lands inside a mount that an earlier op makes. */
+static bool under_mount(const rt_mount_plan *plan, size_t i)
+{
+    const char *dst = plan->ops[i].dst;
+    for (size_t j = 0; j < i; j++) {
+        size_t len = strlen(plan->ops[j].dst);
+        if (is_mount(plan->ops[j].kind) && strncmp(dst, plan->ops[j].dst, len) == 0 &&
+            dst[len] == '/')
+            return true;
+    }
+    return false;
+}
+
+/* What the prepared root holds for op i, if anything; false when the op needs
+ * a writable root (the plan then keeps its tmpfs). */
+static bool template_entry(const struct mount_op *op, struct rt_tpl_entry *e, bool *absorbed)
+{
+    *absorbed = op->kind == MOP_DIR || op->kind == MOP_SYMLINK || op->kind == MOP_FILE;
+    switch (op->kind) {
+    case MOP_DIR:
+        *e = (struct rt_tpl_entry){RT_TPL_DIR, op->dst, NULL, 0};
+        return true;
+    case MOP_SYMLINK:
+        *e = (struct rt_tpl_entry){RT_TPL_SYMLINK, op->dst, op->src, 0};
+        return true;
+    case MOP_FILE:
+        *e = (struct rt_tpl_entry){RT_TPL_FILE, op->dst, op->src, op->len};
+        return true;
+    case MOP_BIND:
+        if (op->flags & MOPF_ISFILE)
+            *e = (struct rt_tpl_entry){RT_TPL_FILE, op->dst, "", 0};
+        else
+            *e = (struct rt_tpl_entry){RT_TPL_DIR, op->dst, NULL, 0};
+        return true;
+    case MOP_TMPFS: case MOP_PROC: case MOP_DEVPTS: case MOP_READONLY:
+        *e = (struct rt_tpl_entry){RT_TPL_DIR, op->dst, NULL, 0};
+        return true;
+    case MOP_OWNED_FILE: case MOP_ROOT:
+        break;
+    }
+    return false;
+}
+
+/* The part of the tree outside the plan's mounts goes to a prepared root (see
+ * roottpl.h): the plan then starts with MOP_ROOT and keeps only its mounts and
+ * what lands inside them. Nothing changes when there is no template to be had. */
+static int use_template(rt_mount_plan *plan, rt_error *err)
+{
+    struct rt_tpl_entry *entries = calloc(plan->n ? plan->n : 1, sizeof *entries);
+    bool *absorbed = calloc(plan->n ? plan->n : 1, sizeof *absorbed);
+    size_t n = 0;
+    char path[sizeof RT_ROOTTPL_PARENT + 64];
+    int rc = -1;
+    if (!entries || !absorbed) {
+        rt_error_set(err, ENOMEM, "building the mount plan");
+        goto out;
+    }
+    for (size_t i = 0; i < plan->n; i++) {
+        if (under_mount(plan, i))
+            continue;
+        if (!template_entry(&plan->ops[i], &entries[n++], &absorbed[i])) {
+            rc = 0;
+            goto out;
+        }
+    }
+    if (rt_root_template(entries, n, path, sizeof path) < 0) {
+        rc = 0;
+        goto out;
+    }
+    if (add_op(plan, MOP_ROOT, 0, path, 0, "", NULL, err) < 0)
+        goto out;
+    struct mount_op root = plan->ops[--plan->n];
+    for (size_t i = 0; i < plan->n; i++)
+        if (plan->ops[i].kind == MOP_BIND && !under_mount(plan, i))
+            plan->ops[i].flags |= MOPF_PREPARED;
+    size_t kept = 0;
+    for (size_t i = 0; i < plan->n; i++) {
+        struct mount_op *op = &plan->ops[i];
+        if (absorbed[i]) {
+            free(op->src);
+            free(op->dst);
+            free(op->data);
+            continue;
+        }
+        plan->ops[kept++] = *op;
+    }
+    memmove(plan->ops + 1, plan->ops, kept * sizeof *plan->ops);
+    plan->ops[0] = root;
+    plan->n = kept + 1;
+    rc = 0;
+out:
+    free(entries);
+    free(absorbed);
+    return rc;
+}
+
 int rt_mount_plan_build(const rt_spec *spec, bool host_ids, rt_mount_plan *plan, rt_error *err)
 {
     *plan = (rt_mount_plan){.host_ids = host_ids};
@@ -391,6 +493,11 @@ int rt_mount_plan_build(const rt_spec *spec, bool host_ids, rt_mount_plan *plan,
     if (ws_tmpfs && add_workspace_tmpfs(plan, spec, err) < 0)
         goto fail;
     if (add_user_mounts(plan, spec, err) < 0)
+        goto fail;
+    /* As root, for the host image alone: a sandbox that keeps capabilities
+     * could remount a bound root writable, and a template is shared. */
+    if (host && !spec->n_mounts && !spec->keep_caps && geteuid() == 0 &&
+        use_template(plan, err) < 0)
         goto fail;
     const char *cwd = spec->cwd ? spec->cwd : spec->workspace || ws_tmpfs ? "/workspace" : "/";
     plan->cwd = strdup(cwd);
@@ -481,7 +588,9 @@ static int set_attrs(const char *path, unsigned flags)
 
 static int apply_bind(const struct mount_op *op, int src_fd, struct mount_failure *fail)
 {
-    if (op->flags & MOPF_ISFILE) {
+    if (op->flags & MOPF_PREPARED) {
+        /* the read-only prepared root has the mount point */
+    } else if (op->flags & MOPF_ISFILE) {
         if (make_parent_dirs(op->dst) < 0)
             return fail_at(fail, "creating the mount point", op->dst);
         int fd = open(op->dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
@@ -504,6 +613,23 @@ static int apply_bind(const struct mount_op *op, int src_fd, struct mount_failur
     int rc = move_mount(tree, "", AT_FDCWD, op->dst, MOVE_MOUNT_F_EMPTY_PATH);
     close(tree);
     return rc < 0 ? fail_at(fail, "bind mount", op->dst) : 0;
+}
+
+/* The prepared root, read-only from the start: it is shared by every sandbox. */
+static int bind_root(const struct mount_op *op, int src_fd, const char *staging,
+                     struct mount_failure *fail)
+{
+    int tree = open_tree(src_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    if (tree < 0)
+        return fail_at(fail, "bind mount", op->src);
+    struct mount_attr attr = {.attr_set = attr_bits(MOPF_RDONLY | MOPF_NOSUID | MOPF_NODEV)};
+    int rc = mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0
+                 ? fail_at(fail, "setting mount flags", op->src)
+             : move_mount(tree, "", AT_FDCWD, staging, MOVE_MOUNT_F_EMPTY_PATH) < 0
+                 ? fail_at(fail, "bind mount", staging)
+                 : 0;
+    close(tree);
+    return rc;
 }
 
 static void close_keep_errno(int fd)
@@ -632,6 +758,8 @@ static int apply_op(const struct mount_op *op, int src_fd, struct mount_failure 
         return set_attrs(op->dst, MOPF_RDONLY) < 0 ? fail_at(fail, "remounting read-only",
                                                                     op->dst)
                                                           : 0;
+    case MOP_ROOT:
+        break;
     }
     errno = EINVAL;
     return fail_at(fail, "unknown mount operation", op->dst);
@@ -641,7 +769,7 @@ int rt_mount_open_sources(const rt_mount_plan *plan, int *fds, struct mount_fail
 {
     for (size_t i = 0; i < plan->n; i++) {
         fds[i] = -1;
-        if (plan->ops[i].kind != MOP_BIND)
+        if (plan->ops[i].kind != MOP_BIND && plan->ops[i].kind != MOP_ROOT)
             continue;
         struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS};
         fds[i] = (int)syscall(SYS_openat2, AT_FDCWD, plan->ops[i].src, &how, sizeof how);
@@ -700,13 +828,19 @@ static int build_root(const rt_mount_plan *plan, const int *fds, struct mount_fa
     static const char staging[] = "/tmp";
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return fail_at(fail, "making mount propagation private", "/");
-    if (mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") < 0)
+    size_t first = 0;
+    if (plan->n && plan->ops[0].kind == MOP_ROOT) {
+        if (bind_root(&plan->ops[0], fds[0], staging, fail) < 0)
+            return -1;
+        first = 1;
+    } else if (mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") < 0) {
         return fail_at(fail, "mounting the root tmpfs", staging);
+    }
     if (chdir(staging) < 0)
         return fail_at(fail, "entering the new root", staging);
     /* The plan's modes are exact: the caller's umask is for the command only. */
     mode_t umask_saved = umask(0);
-    for (size_t i = 0; i < plan->n; i++) {
+    for (size_t i = first; i < plan->n; i++) {
         /* a workspace file is given to its owner: that takes CAP_CHOWN, which
          * the host's root has only with fs uid 0 */
         bool chown = plan->host_ids && plan->ops[i].kind == MOP_OWNED_FILE;

@@ -22,6 +22,9 @@ enum mount_op_kind {
     MOP_OWNED_FILE,            /* the same with `mode`, the file and the directories
                                   made for it owned by `owner` */
     MOP_READONLY,              /* make the mount at dst read-only (after its content) */
+    MOP_ROOT,                  /* first op only: bind the prepared root src (see
+                                  roottpl.h) read-only as the new root, instead
+                                  of a tmpfs */
 };
 
 #define MOPF_RDONLY  0x1u
@@ -29,6 +32,7 @@ enum mount_op_kind {
 #define MOPF_NODEV   0x4u
 #define MOPF_NOEXEC  0x8u
 #define MOPF_ISFILE  0x10u     /* bind target is a file, not a directory */
+#define MOPF_PREPARED 0x20u    /* the mount point is in the prepared root */
 
 struct mount_op {
     enum mount_op_kind kind;

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Namespaces, ids, filesystem view: what the sandboxed code can see and touch.
 . "$(dirname "$0")/lib.sh"
-plan 24
+plan 28
 
 out=$("$SBX" run -- id -u); is "$out" 1000 "code runs as uid 1000 inside"
 out=$("$SBX" run -- id -g); is "$out" 1000 "and gid 1000"
@@ -56,4 +56,17 @@ rm -f "$nb"
 out=$("$SBX" run -- sh -c 'grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb)" /proc/self/status | grep -vc "0000000000000000$"')
 is "$out" 0 "every capability set is empty, the bounding set too"
 out=$("$SBX" run -- sh -c 'grep -E "^NoNewPrivs" /proc/self/status | tr -d "\t "'); is "$out" NoNewPrivs:1 "no_new_privs is set"
+# As root the host image's root is a prepared directory bound read-only (see
+# runtime/roottpl.h), shared by every run with the same layout; a run with
+# mounts of its own gets a tmpfs root that can hold their mount points.
+root_of='awk '"'"'$5 == "/" { print $4 " " $9 }'"'"' /proc/self/mountinfo'
+like "$("$SBX" run -- sh -c "$root_of")" "^/var/lib/sandboxd/root/[0-9a-f]{32} " \
+     "the root is a prepared template"
+like "$("$SBX" run --tmpfs /data -- sh -c "$root_of; touch /data/x && echo wrote" | tr '\n' ' ')" \
+     "^/ tmpfs wrote $" "with a mount of its own the root is a tmpfs, and the mount works"
+out=$("$SBX" run -- sh -c 'touch /x 2>&1; mkdir /etc/x 2>&1; mkdir /usr/x 2>&1' | grep -c 'Read-only')
+is "$out" 3 "the template is read-only in the sandbox, and so are the mounts on it"
+tpl=$(ls -d /var/lib/sandboxd/root/*/ | head -1)
+is "$(stat -c '%u %a' /var/lib/sandboxd/root "$tpl" | tr '\n' ' ')" "0 700 100000 755 " \
+   "templates are owned by the sandbox root's host id, in a directory only root can enter"
 done_testing
