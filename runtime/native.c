@@ -46,6 +46,8 @@ struct native {
     size_t stdin_len, stdin_off;
     int sync_fd;               /* held open for the whole run (see child.c) */
     rt_cgroup *cg;
+    rt_usage group_usage;      /* the cgroup's figures, once read */
+    bool group_read, group_oom;
     rt_limits limits;
     uint64_t start_ns;
     uint64_t wall_deadline_ns, cpu_check_ns;
@@ -561,6 +563,17 @@ static void handle_output(rt_sandbox *sb, int slot)
     }
 }
 
+/* Read as soon as pid 1 reports the command's end, while pid 1 exits (the tree
+ * is done by then), or else at the reap. */
+static void read_group(struct native *n)
+{
+    if (!n->cg || n->group_read)
+        return;
+    n->group_usage = (rt_usage){.cpu_user_ms = -1};
+    rt_cgroup_read_usage(n->cg, &n->group_usage, &n->group_oom);
+    n->group_read = true;
+}
+
 static void handle_msg(rt_sandbox *sb)
 {
     struct native *n = impl(sb);
@@ -582,6 +595,7 @@ static void handle_msg(rt_sandbox *sb)
         } else if (m.type == CHILD_MSG_EXIT) {
             n->have_exit = true;
             n->exit_status = m.status;
+            read_group(n);
         } else if (m.type == CHILD_MSG_SECCOMP) {
             /* pid 1 ended the sandbox for the command: a kill rule's SIGSYS */
             n->have_exit = true;
@@ -667,12 +681,16 @@ static void collect_usage(rt_sandbox *sb, bool *oom)
         return;
     /* rusage is exact when pid 1 reaped the tree, the cgroup (tick-sampled on v1)
      * also counts what a kill took down: keep whichever saw more. */
-    double user = u->cpu_user_ms, sys = u->cpu_sys_ms;
-    rt_cgroup_read_usage(n->cg, u, oom);
-    if (user + sys >= u->cpu_user_ms + u->cpu_sys_ms) {
-        u->cpu_user_ms = user;
-        u->cpu_sys_ms = sys;
+    read_group(n);
+    const rt_usage *g = &n->group_usage;
+    if (g->cpu_user_ms >= 0 && g->cpu_user_ms + g->cpu_sys_ms > u->cpu_user_ms + u->cpu_sys_ms) {
+        u->cpu_user_ms = g->cpu_user_ms;
+        u->cpu_sys_ms = g->cpu_sys_ms;
     }
+    if (g->memory_peak_bytes)
+        u->memory_peak_bytes = g->memory_peak_bytes;
+    u->pids_peak = g->pids_peak;
+    *oom = n->group_oom;
     rt_error err;
     rt_error_clear(&err);
     if (rt_cgroup_destroy(n->cg, &err) < 0)
