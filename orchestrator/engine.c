@@ -21,6 +21,7 @@
 #include "spec_json.h"
 
 #define MAX_ITEMS 10000               /* elements of one fan-out */
+#define ACCEPT_FIRST_MS 50            /* at most this long a queued run waits for submissions */
 #define SBX_DIR "/run/sbx"            /* the attempt's own directory, in the sandbox */
 
 /* An item is one run of a step: the step itself, or one element of its fan-out. */
@@ -120,6 +121,7 @@ struct orch_engine {
     int wake_fd;                /* eventfd: the scheduler has work to do */
     pthread_mutex_t inbox_lock; /* guards inbox */
     struct run *inbox;          /* submitted, not yet taken by the scheduler */
+    atomic_uint accepting;      /* submissions in orch_engine_submit */
     bool tx_open;               /* a store transaction of the thread holding lock */
     pthread_cond_t idle;        /* no attempt running */
     pthread_cond_t events;      /* an event was stored */
@@ -313,9 +315,25 @@ static void save_run(orch_engine *e, struct run *r)
     json_decref(st);
 }
 
-/* Stores ev (stolen) and wakes whoever follows the workflow's events. */
 static struct run *find_run(orch_engine *e, const char *id);
 
+/* Tells of an event stored as seq: the caller's hook, the run's latest (r,
+ * when the workflow is active), and whoever follows the workflow's events. */
+static void announce(orch_engine *e, struct run *r, const char *wf, int64_t seq, const json_t *ev)
+{
+    if (e->cfg.on_event)
+        e->cfg.on_event(e->cfg.on_event_ctx, wf, seq, ev);
+    if (r && seq > r->last_seq)
+        r->last_seq = seq;
+    e->event_gen++;
+    if (e->gen_waiters)
+        pthread_cond_broadcast(&e->events);
+    for (struct watcher *w = e->watchers; w; w = w->next)
+        if (strcmp(w->id, wf) == 0)
+            pthread_cond_signal(&w->cond);
+}
+
+/* Stores ev (stolen) and announces it. */
 static void emit(orch_engine *e, const char *wf, json_t *ev)
 {
     rt_error err;
@@ -325,17 +343,8 @@ static void emit(orch_engine *e, const char *wf, json_t *ev)
     tx_need(e);
     if (orch_store_event_append(e->cfg.store, wf, ev, &seq, &err) < 0)
         log_store_error("appending an event", &err);
-    else if (e->cfg.on_event)
-        e->cfg.on_event(e->cfg.on_event_ctx, wf, seq, ev);
-    struct run *r = find_run(e, wf);
-    if (r && seq > r->last_seq)
-        r->last_seq = seq;
-    e->event_gen++;
-    if (e->gen_waiters)
-        pthread_cond_broadcast(&e->events);
-    for (struct watcher *w = e->watchers; w; w = w->next)
-        if (strcmp(w->id, wf) == 0)
-            pthread_cond_signal(&w->cond);
+    else
+        announce(e, find_run(e, wf), wf, seq, ev);
     json_decref(ev);
 }
 
@@ -361,11 +370,11 @@ static void step_event(orch_engine *e, struct run *r, size_t i)
     emit(e, r->id, ev);
 }
 
-static void run_event(orch_engine *e, struct run *r)
+static json_t *run_event_json(const struct run *r)
 {
     json_t *ev = json_pack("{s:s,s:s}", "type", "workflow", "status", r->status);
     if (!ev)
-        return;
+        return NULL;
     if (r->error)
         json_object_set_new(ev, "error", json_string(r->error));
     if (orch_workflow_status_final(r->status)) {
@@ -373,7 +382,12 @@ static void run_event(orch_engine *e, struct run *r)
         if (r->started_ms && r->finished_ms)
             json_object_set_new(ev, "duration_ms", json_integer(r->finished_ms - r->started_ms));
     }
-    emit(e, r->id, ev);
+    return ev;
+}
+
+static void run_event(orch_engine *e, struct run *r)
+{
+    emit(e, r->id, run_event_json(r));
 }
 
 static void step_changed(orch_engine *e, struct run *r, size_t i)
@@ -1323,6 +1337,19 @@ static int64_t min64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
+/* Submissions being accepted go first: a queued run starts (its workspace is
+ * mounted, its first sandbox forked) once none is, or ACCEPT_FIRST_MS after
+ * its own, so that a burst of submissions is answered before its runs take
+ * the CPU. The last submission of a burst wakes the scheduler. */
+static bool accept_first(orch_engine *e, const struct run *r, int64_t now, int64_t *next)
+{
+    int64_t until = r->created_ms + ACCEPT_FIRST_MS;
+    if (atomic_load(&e->accepting) == 0 || now >= until)
+        return false;
+    *next = min64(*next, until);
+    return true;
+}
+
 /* Moves one workflow on as far as it can go; *next gets the time of its next
  * timer (backoff, approval deadline, timeout). */
 static void advance(orch_engine *e, struct run *r, int64_t *next)
@@ -1334,7 +1361,7 @@ static void advance(orch_engine *e, struct run *r, int64_t *next)
          * timeout runs) once the engine has room for a sandbox: a burst of
          * submissions waits here at no cost instead of making every
          * workspace while more submissions arrive. */
-        if (!r->stopping && e->running >= e->cfg.max_running)
+        if (!r->stopping && (e->running >= e->cfg.max_running || accept_first(e, r, now, next)))
             return;
         char err_dirs[RT_ERROR_MAX];
         rt_error err;
@@ -1632,6 +1659,7 @@ fail:
     return NULL;
 }
 
+/* Appends r and the runs linked after it. */
 static void add_run(orch_engine *e, struct run *r)
 {
     struct run **p = &e->runs;
@@ -1660,14 +1688,16 @@ static void adopt_inbox(orch_engine *e)
     struct run *r = e->inbox;
     e->inbox = NULL;
     pthread_mutex_unlock(&e->inbox_lock);
-    /* One transaction per run: a burst of submissions is adopted while more
-     * arrive, and each of those waits for the store. */
-    for (struct run *n; r; r = n) {
-        n = r->next;
-        r->next = NULL;
-        add_run(e, r);
-        run_event(e, r);
-        tx_end(e);
+    if (!r)
+        return;
+    /* The submission stored the run and its queued event: adopting it writes
+     * nothing, so a burst of submissions never waits for the scheduler. */
+    add_run(e, r);
+    for (; r; r = r->next) {
+        json_t *ev = run_event_json(r);
+        if (ev)
+            announce(e, r, r->id, r->last_seq, ev);
+        json_decref(ev);
     }
 }
 
@@ -1818,9 +1848,12 @@ static orch_problem *add_problem(orch_problems *p)
     return &v[p->n++];
 }
 
-/* Checks each step's profile, language, image and limits with the executor. */
+/* Checks each step's profile, language, image and limits with the executor.
+ * A step that asks for the same as the last one that passed is not checked
+ * again: a chain of like steps costs one check. */
 static void probe_steps(orch_engine *e, const orch_workflow *wf, orch_problems *problems)
 {
+    json_t *passed = NULL;
     for (size_t i = 0; i < wf->n_steps; i++) {
         const orch_step *st = &wf->steps[i];
         const char *profile = st->profile ? st->profile : wf->defaults.profile;
@@ -1851,8 +1884,15 @@ static void probe_steps(orch_engine *e, const orch_workflow *wf, orch_problems *
             json_object_set_new(req, "profile", json_string(profile));
         if (image)
             json_object_set_new(req, "image", json_string(image));
+        if (json_equal(req, passed)) {
+            json_decref(req);
+            continue;
+        }
         rt_spec_init(&spec);
-        if (e->cfg.exec.build(e->cfg.exec.ctx, req, &spec, &err) < 0) {
+        if (e->cfg.exec.build(e->cfg.exec.ctx, req, &spec, &err) == 0) {
+            json_decref(passed);
+            passed = json_incref(req);
+        } else {
             orch_problem *q = add_problem(problems);
             const char *colon = strstr(err.msg, ": ");
             size_t n = colon ? (size_t)(colon - err.msg) : 0;
@@ -1867,6 +1907,7 @@ static void probe_steps(orch_engine *e, const orch_workflow *wf, orch_problems *
         rt_spec_free(&spec);
         json_decref(req);
     }
+    json_decref(passed);
 }
 
 /* Paths of the document's problems are given from the body: workflow.steps[0]. */
@@ -1882,8 +1923,8 @@ static void root_problems(orch_problems *p)
     }
 }
 
-int orch_engine_submit(orch_engine *e, const json_t *body, const char *key, orch_submit *out,
-                       orch_problems *problems, rt_error *err)
+static int accept_run(orch_engine *e, const json_t *body, const char *key, orch_submit *out,
+                      orch_problems *problems, rt_error *err)
 {
     const json_t *doc = json_object_get(body, "workflow"), *inputs = json_object_get(body, "inputs");
     orch_workflow *wf = NULL;
@@ -1893,8 +1934,6 @@ int orch_engine_submit(orch_engine *e, const json_t *body, const char *key, orch
     json_t *v;
     orch_problem *q;
 
-    memset(problems, 0, sizeof *problems);
-    memset(out, 0, sizeof *out);
     if (!json_is_object(body) || !json_is_object(doc)) {
         if ((q = add_problem(problems))) {
             snprintf(q->path, sizeof q->path, "%s", json_is_object(body) ? "workflow" : "");
@@ -1939,9 +1978,15 @@ int orch_engine_submit(orch_engine *e, const json_t *body, const char *key, orch
     r->status = "queued";
     r->created_ms = json_integer_value(json_object_get(row, "created_ms"));
     r->runs = 1;
-    /* One row, one commit: steps are stored as they change (a step without a
-     * row is pending), so that a burst of submissions stays cheap. */
-    int rc = orch_store_workflow_insert(e->cfg.store, row, key, out->id, err);
+    /* One row and the queued event (steps are stored as they change: a step
+     * without a row is pending), committed with the submissions that arrive
+     * meanwhile, so that a burst of them stays cheap; adopting the run then
+     * writes nothing. */
+    json_t *ev = run_event_json(r);
+    int rc = ev ? orch_store_workflow_submit(e->cfg.store, row, key, ev, &r->last_seq, out->id,
+                                             err)
+                : rt_error_set(err, ENOMEM, "accepting the workflow");
+    json_decref(ev);
     if (rc < 0)
         goto fail;
     if (rc == 1) {
@@ -1958,6 +2003,18 @@ fail:
     run_free(r);
     json_decref(row);
     return -1;
+}
+
+int orch_engine_submit(orch_engine *e, const json_t *body, const char *key, orch_submit *out,
+                       orch_problems *problems, rt_error *err)
+{
+    memset(problems, 0, sizeof *problems);
+    memset(out, 0, sizeof *out);
+    atomic_fetch_add(&e->accepting, 1);
+    int rc = accept_run(e, body, key, out, problems, err);
+    if (atomic_fetch_sub(&e->accepting, 1) == 1)
+        wake(e);   /* queued runs may start (accept_first) */
+    return rc;
 }
 
 /* Attaches each attempt's summary (history) and the last result to its item. */
@@ -2056,17 +2113,6 @@ done:
     return out;
 }
 
-/* The store's status of a workflow the engine is not running, into buf. */
-static int stored_status(orch_engine *e, const char *id, char *buf, size_t len, rt_error *err)
-{
-    json_t *row = orch_store_workflow_get(e->cfg.store, id, err);
-    if (!row)
-        return -1;
-    snprintf(buf, len, "%s", json_string_value(json_object_get(row, "status")));
-    json_decref(row);
-    return 0;
-}
-
 int orch_engine_cancel(orch_engine *e, const char *id, rt_error *err)
 {
     char status[32];
@@ -2081,7 +2127,7 @@ int orch_engine_cancel(orch_engine *e, const char *id, rt_error *err)
     pthread_mutex_unlock(&e->lock);
     if (r)
         return 0;
-    if (stored_status(e, id, status, sizeof status, err) < 0)
+    if (orch_store_workflow_status(e->cfg.store, id, status, sizeof status, err) < 0)
         return -1;
     return rt_error_coded(err, EBUSY, "the workflow has already ended (%s)", status);
 }
@@ -2094,7 +2140,7 @@ int orch_engine_retry(orch_engine *e, const char *id, rt_error *err)
     adopt_inbox(e);
     if (find_run(e, id)) {
         rt_error_coded(err, EBUSY, "the workflow is still running");
-    } else if (stored_status(e, id, status, sizeof status, err) == 0) {
+    } else if (orch_store_workflow_status(e->cfg.store, id, status, sizeof status, err) == 0) {
         if (strcmp(status, "succeeded") == 0 || !orch_workflow_status_final(status)) {
             rt_error_coded(err, EBUSY, "only a failed, cancelled, timed out or over-budget "
                                        "workflow can be retried (this one is %s)", status);
@@ -2125,7 +2171,7 @@ int orch_engine_approve(orch_engine *e, const char *id, const char *step, bool a
     struct run *r = find_run(e, id);
     long i = r ? orch_workflow_step(r->wf, step) : -1;
     if (!r) {
-        if (stored_status(e, id, status, sizeof status, err) == 0)
+        if (orch_store_workflow_status(e->cfg.store, id, status, sizeof status, err) == 0)
             rt_error_coded(err, EBUSY, "the workflow has already ended (%s)", status);
     } else if (i < 0) {
         rt_error_coded(err, ENOENT, "no step \"%.64s\" in this workflow", step);
@@ -2184,7 +2230,7 @@ int orch_engine_delete(orch_engine *e, const char *id, rt_error *err)
 int orch_engine_workspace(orch_engine *e, const char *id, char *buf, size_t len, rt_error *err)
 {
     char status[32];
-    if (stored_status(e, id, status, sizeof status, err) < 0)
+    if (orch_store_workflow_status(e->cfg.store, id, status, sizeof status, err) < 0)
         return -1;
     snprintf(buf, len, "%s/%s/workspace", e->wf_dir, id);
     if (access(buf, F_OK) < 0)

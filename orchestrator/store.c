@@ -83,6 +83,7 @@ enum q {
     Q_WF_INSERT,
     Q_WF_UPDATE,
     Q_WF_GET,
+    Q_WF_STATUS,
     Q_WF_LIST,
     Q_WF_LIST_STATUS,
     Q_WF_IDS,
@@ -94,6 +95,7 @@ enum q {
     Q_ATTEMPTS,
     Q_ATTEMPTS_INTERRUPT,
     Q_EVENT_APPEND,
+    Q_EVENT_FIRST,
     Q_EVENTS,
     Q_COUNT
 };
@@ -118,6 +120,7 @@ static const struct {
     [Q_WF_GET] = {"SELECT id, name, status, created_ms, updated_ms, doc, inputs, state,"
                   " idempotency_key FROM workflows WHERE id = ?1",
                   "tttiijjjt"},
+    [Q_WF_STATUS] = {"SELECT status FROM workflows WHERE id = ?1", "t"},
     [Q_WF_LIST] = {"SELECT seq, id, name, status, created_ms, updated_ms FROM workflows"
                    " WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
                    "-tttii"},
@@ -153,9 +156,23 @@ static const struct {
                         " SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3 FROM events WHERE wf = ?1"
                         " RETURNING seq",
                         "i"},
+    /* A new workflow's first event: there is no number before it to look up. */
+    [Q_EVENT_FIRST] = {"INSERT INTO events (wf, seq, time_ms, event) VALUES (?1, 1, ?2, ?3)", ""},
     [Q_EVENTS] = {"SELECT seq, time_ms, event FROM events WHERE wf = ?1 AND seq > ?2"
                   " ORDER BY seq LIMIT ?3",
                   "iij"},
+};
+
+/* One orch_store_workflow_submit waiting for its group's commit. */
+struct submission {
+    const struct new_row *row;
+    char *existing;
+    int64_t *seq;
+    rt_error *err;
+    int rc;
+    bool done, lead;
+    pthread_cond_t wake;
+    struct submission *next;
 };
 
 struct orch_store {
@@ -173,6 +190,11 @@ struct orch_store {
     pthread_mutex_t ckpt_lock;
     pthread_cond_t ckpt_cond;
     bool ckpt_stop;
+    /* Submissions that arrive while one group commits wait to form the next. */
+    pthread_mutex_t group_lock;
+    bool group_ready;
+    struct submission *group, **group_tail;
+    bool group_leader;          /* a submission is committing a group */
 };
 
 #define CHECKPOINT_EVERY_MS 1000
@@ -596,6 +618,17 @@ static int init_lock(orch_store *s, rt_error *err)
     return 0;
 }
 
+static int init_group(orch_store *s, rt_error *err)
+{
+    int e = pthread_mutex_init(&s->group_lock, NULL);
+
+    if (e)
+        return rt_error_set(err, e, "opening the store: mutex");
+    s->group_tail = &s->group;
+    s->group_ready = true;
+    return 0;
+}
+
 int orch_store_open(const char *path, orch_store **out, rt_error *err)
 {
     orch_store *s = calloc(1, sizeof *s);
@@ -605,8 +638,9 @@ int orch_store_open(const char *path, orch_store **out, rt_error *err)
         free(s);
         return rt_error_set(err, ENOMEM, "opening the store %s", path);
     }
-    if (init_lock(s, err) < 0 || create_file(path, err) < 0 || connect_db(s, err) < 0 ||
-        setup_schema(s, err) < 0 || prepare_all(s, err) < 0 || start_checkpointer(s, err) < 0) {
+    if (init_lock(s, err) < 0 || init_group(s, err) < 0 || create_file(path, err) < 0 ||
+        connect_db(s, err) < 0 || setup_schema(s, err) < 0 || prepare_all(s, err) < 0 ||
+        start_checkpointer(s, err) < 0) {
         orch_store_close(s);
         return -1;
     }
@@ -640,28 +674,31 @@ void orch_store_close(orch_store *s)
         (void)sqlite3_close_v2(s->db);
     if (s->lock_ready)
         pthread_mutex_destroy(&s->lock);
+    if (s->group_ready)
+        pthread_mutex_destroy(&s->group_lock);
     free(s->path);
     free(s);
 }
 
 /* ---- transactions ------------------------------------------------------------- */
 
+/* BEGIN, COMMIT or ROLLBACK, with the lock held: 0 or -1. */
+static int tx_statement(orch_store *s, enum q which, const char *what, rt_error *err)
+{
+    STMT q = s->q[which];
+    int rc = step_done(q);
+
+    return rc == SQLITE_OK ? 0 : db_fail(s, err, rc, "%s", what);
+}
+
 int orch_store_begin(orch_store *s, rt_error *err)
 {
-    int rc;
-
     pthread_mutex_lock(&s->lock);
     if (s->in_tx) {
         pthread_mutex_unlock(&s->lock);
         return rt_error_coded(err, EINVAL, "beginning a transaction: one is open already (not nested)");
     }
-    { /* the statement is reset at the end of the block, under the lock */
-        STMT q = s->q[Q_BEGIN];
-        rc = step_done(q);
-        if (rc != SQLITE_OK)
-            db_fail(s, err, rc, "beginning a transaction");
-    }
-    if (rc != SQLITE_OK) {
+    if (tx_statement(s, Q_BEGIN, "beginning a transaction", err) < 0) {
         pthread_mutex_unlock(&s->lock);
         return -1;
     }
@@ -670,18 +707,21 @@ int orch_store_begin(orch_store *s, rt_error *err)
     return 0;
 }
 
+/* Rolls back an open transaction, with the lock held. A failed statement may
+ * have rolled it back already (SQLITE_FULL, SQLITE_IOERR...): ROLLBACK then has
+ * nothing to do. It fails only while a write is pending, and none is: each call
+ * resets its statements before it returns. */
+static void rollback(orch_store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        (void)tx_statement(s, Q_ROLLBACK, "rolling back", &(rt_error){0});
+}
+
 /* Ends the transaction that begin opened: rolls it back unless committed, and
  * releases begin's hold on the lock. Call with the lock held. */
 static void end_tx(orch_store *s)
 {
-    /* A failed statement may have rolled the transaction back already
-     * (SQLITE_FULL, SQLITE_IOERR...): ROLLBACK then has nothing to do. */
-    if (!sqlite3_get_autocommit(s->db)) {
-        STMT q = s->q[Q_ROLLBACK];
-        /* Fails only while a write is pending, and none is: each call resets
-         * its statements before it returns. */
-        (void)step_done(q);
-    }
+    rollback(s);
     s->in_tx = false;
     pthread_mutex_unlock(&s->lock);
 }
@@ -700,14 +740,9 @@ int orch_store_commit(orch_store *s, rt_error *err)
         end_tx(s);
         return -1;
     }
-    {
-        STMT q = s->q[Q_COMMIT];
-        rc = step_done(q);
-        if (rc != SQLITE_OK)
-            db_fail(s, err, rc, "committing");
-    }
+    rc = tx_statement(s, Q_COMMIT, "committing", err);
     end_tx(s);
-    return rc == SQLITE_OK ? 0 : -1;
+    return rc;
 }
 
 void orch_store_rollback(orch_store *s)
@@ -740,13 +775,30 @@ static int find_key(orch_store *s, const char *key, char existing[ORCH_STORE_ID_
     return 1;
 }
 
-int orch_store_workflow_insert(orch_store *s, const json_t *row, const char *key,
-                               char existing[ORCH_STORE_ID_MAX], rt_error *err)
+/* A workflow's row as it is inserted: checked and its documents encoded
+ * before the lock is taken. The strings point into the caller's row. */
+struct new_row {
+    const char *id, *key, *name, *status;
+    int64_t created_ms;
+    char *doc, *inputs;
+    char *event;                /* the first event, or NULL */
+};
+
+static void new_row_free(struct new_row *w)
+{
+    free(w->doc);
+    free(w->inputs);
+    free(w->event);
+}
+
+static int new_row_make(const json_t *row, const char *key, const json_t *event,
+                        struct new_row *w, rt_error *err)
 {
     const char *what = "saving a workflow";
     const json_t *id = field(row, "id", JSON_STRING, what, err), *name, *status, *created;
     const json_t *doc, *inputs;
 
+    memset(w, 0, sizeof *w);
     if (!id || !(name = field(row, "name", JSON_STRING, what, err)) ||
         !(status = field(row, "status", JSON_STRING, what, err)) ||
         !(created = field(row, "created_ms", JSON_INTEGER, what, err)) ||
@@ -756,25 +808,157 @@ int orch_store_workflow_insert(orch_store *s, const json_t *row, const char *key
     size_t id_len = json_string_length(id);
     if (id_len == 0 || id_len >= ORCH_STORE_ID_MAX || strlen(json_string_value(id)) != id_len)
         return rt_error_coded(err, EINVAL, "%s: \"id\" must be 1 to %d bytes", what, ORCH_STORE_ID_MAX - 1);
-    cleanup_free char *doc_text = encode(doc);
-    cleanup_free char *inputs_text = encode(inputs);
-    if (!doc_text || !inputs_text)
-        return rt_error_set(err, ENOMEM, "saving workflow %s", json_string_value(id));
+    if (event && !json_is_object(event))
+        return rt_error_coded(err, EINVAL, "%s: an event is a JSON object", what);
+    *w = (struct new_row){json_string_value(id), key, json_string_value(name),
+                          json_string_value(status), json_integer_value(created), encode(doc),
+                          encode(inputs), event ? encode(event) : NULL};
+    if (w->doc && w->inputs && (w->event || !event))
+        return 0;
+    new_row_free(w);
+    return rt_error_set(err, ENOMEM, "saving workflow %s", json_string_value(id));
+}
 
-    LOCKED(s);
-    if (key) {
-        int found = find_key(s, key, existing, err);
+/* Inserts the row and its first event, with the lock held: 0, 1 when the key
+ * is taken (its workflow's id in existing), or -1. */
+static int insert_row(orch_store *s, const struct new_row *w, char existing[ORCH_STORE_ID_MAX],
+                      int64_t *seq, rt_error *err)
+{
+    if (w->key) {
+        int found = find_key(s, w->key, existing, err);
         if (found != 0)
             return found;
     }
     STMT q = s->q[Q_WF_INSERT];
-    int rc = bind_text(q, 1, json_string_value(id)) ?: bind_text(q, 2, key) ?:
-             bind_text(q, 3, json_string_value(name)) ?:
-             bind_text(q, 4, json_string_value(status)) ?:
-             bind_int(q, 5, json_integer_value(created)) ?: bind_text(q, 6, doc_text) ?:
-             bind_text(q, 7, inputs_text) ?: step_done(q);
+    int rc = bind_text(q, 1, w->id) ?: bind_text(q, 2, w->key) ?: bind_text(q, 3, w->name) ?:
+             bind_text(q, 4, w->status) ?: bind_int(q, 5, w->created_ms) ?:
+             bind_text(q, 6, w->doc) ?: bind_text(q, 7, w->inputs) ?: step_done(q);
     if (rc != SQLITE_OK)
-        return db_fail(s, err, rc, "saving workflow %s", json_string_value(id));
+        return db_fail(s, err, rc, "saving workflow %s", w->id);
+    if (!w->event)
+        return 0;
+    STMT first = s->q[Q_EVENT_FIRST];
+    rc = bind_text(first, 1, w->id) ?: bind_int(first, 2, now_ms()) ?:
+         bind_text(first, 3, w->event) ?: step_done(first);
+    if (rc != SQLITE_OK)
+        return db_fail(s, err, rc, "saving the first event of %s", w->id);
+    if (seq)
+        *seq = 1;
+    return 0;
+}
+
+int orch_store_workflow_insert(orch_store *s, const json_t *row, const char *key,
+                               char existing[ORCH_STORE_ID_MAX], rt_error *err)
+{
+    struct new_row w;
+
+    if (new_row_make(row, key, NULL, &w, err) < 0)
+        return -1;
+    LOCKED(s);
+    int rc = insert_row(s, &w, existing, NULL, err);
+    new_row_free(&w);
+    return rc;
+}
+
+/* A submission on its own: 0, 1 (the key is taken) or -1. */
+static int commit_one(orch_store *s, struct submission *u)
+{
+    if (tx_statement(s, Q_BEGIN, "beginning a transaction", u->err) < 0)
+        return -1;
+    int rc = insert_row(s, u->row, u->existing, u->seq, u->err);
+    if (rc == 0 && tx_statement(s, Q_COMMIT, "committing", u->err) == 0)
+        return 0;
+    rollback(s);
+    return rc == 1 ? 1 : -1;
+}
+
+/* One transaction for the whole group; when it fails, one per submission, so
+ * that each gets its own answer. */
+static void commit_group(orch_store *s, struct submission *group)
+{
+    rt_error err;
+    bool ok;
+    LOCKED(s);
+
+    if (group->next) {
+        ok = tx_statement(s, Q_BEGIN, "beginning a transaction", &err) == 0;
+        for (struct submission *u = group; u && ok; u = u->next)
+            ok = (u->rc = insert_row(s, u->row, u->existing, u->seq, u->err)) >= 0;
+        if (ok && tx_statement(s, Q_COMMIT, "committing", &err) == 0)
+            return;
+        rollback(s);
+    }
+    for (struct submission *u = group; u; u = u->next)
+        u->rc = commit_one(s, u);
+}
+
+/* Commits the waiting submissions (the caller's among them), then hands the
+ * lead to the first that came in meanwhile. Called and returns with
+ * group_lock held. */
+static void lead_group(orch_store *s)
+{
+    struct submission *group = s->group;
+
+    s->group = NULL;
+    s->group_tail = &s->group;
+    pthread_mutex_unlock(&s->group_lock);
+    commit_group(s, group);
+    pthread_mutex_lock(&s->group_lock);
+    for (struct submission *u = group, *n; u; u = n) {
+        n = u->next;
+        u->done = true;
+        pthread_cond_signal(&u->wake);
+    }
+    if (s->group) {
+        s->group->lead = true;
+        pthread_cond_signal(&s->group->wake);
+    } else {
+        s->group_leader = false;
+    }
+}
+
+int orch_store_workflow_submit(orch_store *s, const json_t *row, const char *key,
+                               const json_t *event, int64_t *seq,
+                               char existing[ORCH_STORE_ID_MAX], rt_error *err)
+{
+    struct new_row w;
+
+    if (new_row_make(row, key, event, &w, err) < 0)
+        return -1;
+    struct submission me = {.row = &w, .existing = existing, .seq = seq, .err = err};
+    pthread_cond_init(&me.wake, NULL);
+    pthread_mutex_lock(&s->group_lock);
+    *s->group_tail = &me;
+    s->group_tail = &me.next;
+    if (!s->group_leader)
+        s->group_leader = me.lead = true;
+    while (!me.lead && !me.done)
+        pthread_cond_wait(&me.wake, &s->group_lock);
+    if (!me.done)
+        lead_group(s);
+    pthread_mutex_unlock(&s->group_lock);
+    pthread_cond_destroy(&me.wake);
+    new_row_free(&w);
+    return me.rc;
+}
+
+int orch_store_workflow_status(orch_store *s, const char *id, char *buf, size_t len,
+                               rt_error *err)
+{
+    LOCKED(s);
+    STMT q = s->q[Q_WF_STATUS];
+    int rc = bind_text(q, 1, id);
+    char what[WHAT];
+
+    snprintf(what, sizeof what, "reading the status of workflow %s", id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    if (rc == SQLITE_DONE)
+        return no_workflow(err, what);
+    const char *status = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
+    if (!status)
+        return db_fail(s, err, rc == SQLITE_ROW ? SQLITE_NOMEM : rc, "%s", what);
+    snprintf(buf, len, "%s", status);
     return 0;
 }
 

@@ -39,6 +39,16 @@ void orch_store_rollback(orch_store *s);
 int orch_store_workflow_insert(orch_store *s, const json_t *row, const char *key,
                                char existing[ORCH_STORE_ID_MAX], rt_error *err);
 
+/* A new workflow as orch_store_workflow_insert takes it, with its first event
+ * (its seq into *seq), committed before the call returns: in one transaction
+ * with whatever other submissions arrive while one is committing (a group
+ * commit: a burst of submissions writes the WAL a few times, not once each).
+ * 0, 1 (the key is taken: nothing stored, the holder's id in existing) or -1.
+ * Not from a thread that holds a transaction open. */
+int orch_store_workflow_submit(orch_store *s, const json_t *row, const char *key,
+                               const json_t *event, int64_t *seq,
+                               char existing[ORCH_STORE_ID_MAX], rt_error *err);
+
 /* Sets the status, updated_ms (now) and the engine's state document. -1 with
  * err->code ENOENT when there is no such workflow. */
 int orch_store_workflow_update(orch_store *s, const char *id, const char *status,
@@ -48,6 +58,11 @@ int orch_store_workflow_update(orch_store *s, const char *id, const char *status
  * "state" (null until the first update), "idempotency_key" (or null)}, or
  * NULL with err->code ENOENT when there is none. */
 json_t *orch_store_workflow_get(orch_store *s, const char *id, rt_error *err);
+
+/* The workflow's status into buf (len bytes), or -1 with err->code ENOENT
+ * when there is none: a cheaper look than orch_store_workflow_get. */
+int orch_store_workflow_status(orch_store *s, const char *id, char *buf, size_t len,
+                               rt_error *err);
 
 /* A page of workflows, newest first: {"workflows": [{"id", "name", "status",
  * "created_ms", "updated_ms"}...], "next_cursor": string or null}. status NULL

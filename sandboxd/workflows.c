@@ -370,13 +370,12 @@ static void events(sd_workflows *w, const char *id, sd_query_fn *query, void *qc
                    sd_wf_answer *out)
 {
     const char *after = query(qctx, "after"), *follow = query(qctx, "follow");
+    char status[32];
     rt_error err;
-    json_t *row = orch_store_workflow_get(w->store, id, &err);
-    if (!row) {
+    if (orch_store_workflow_status(w->store, id, status, sizeof status, &err) < 0) {
         answer_engine_error(out, &err);
         return;
     }
-    json_decref(row);
     sd_wf_stream *s = calloc(1, sizeof *s);
     if (!s) {
         answer_error(out, 500, "internal", NULL, "out of memory");

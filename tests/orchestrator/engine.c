@@ -559,6 +559,13 @@ static void test_validation(void)
                            NULL),
                "workflow.steps[0].profile: profile \"nope\" not found", 51) == 0,
        "the executor checks each step's profile at submission");
+    const char *like = problems_of("{`name`: `v`, `steps`: [{`id`: `a`, `run`: `x`},"
+                                   " {`id`: `b`, `run`: `y`},"
+                                   " {`id`: `c`, `run`: `x`, `profile`: `nope`},"
+                                   " {`id`: `d`, `run`: `x`, `profile`: `nope`}]}", NULL);
+    ok(!strstr(like, "steps[0]") && !strstr(like, "steps[1]") &&
+           strstr(like, "workflow.steps[2].profile") && strstr(like, "workflow.steps[3].profile"),
+       "of like steps, those like one that passed pass, those like one that failed fail");
     is_str(problems_of("{`name`: `v`, `defaults`: {`backend`: `docker`},"
                        " `steps`: [{`id`: `a`, `run`: `x`}]}", NULL),
            "workflow.steps[0].backend: the docker backend is not available on this server "

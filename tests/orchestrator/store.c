@@ -896,6 +896,113 @@ static void test_threads(void)
     orch_store_close(s);
 }
 
+#define SUBMITTERS 8
+#define PER_SUBMITTER 25
+
+struct submitter {
+    orch_store *s;
+    pthread_barrier_t *start;
+    int n;
+    int failed;                 /* of the submissions with their own id */
+    int key_rc, dup_rc;         /* the shared key's, the shared id's */
+    char key_holder[ORCH_STORE_ID_MAX];
+};
+
+static int submit(orch_store *s, const char *id, const char *key, int64_t *seq,
+                  char existing[ORCH_STORE_ID_MAX], rt_error *err)
+{
+    json_t *row = wf_row(id, "queued", 1000), *ev = load("{`type`: `workflow`, `status`: `queued`}");
+    int rc = orch_store_workflow_submit(s, row, key, ev, seq, existing, err);
+
+    json_decref(row);
+    json_decref(ev);
+    return rc;
+}
+
+static void *submitter_thread(void *arg)
+{
+    struct submitter *u = arg;
+    rt_error err = {0};
+    char id[32];
+    int64_t seq = 0;
+
+    pthread_barrier_wait(u->start);
+    for (int i = 0; i < PER_SUBMITTER; i++) {
+        snprintf(id, sizeof id, "g%d-%d", u->n, i);
+        seq = 0;
+        if ((submit(u->s, id, NULL, &seq, NULL, &err) != 0 || seq != 1) && !u->failed++)
+            diag("submitter %d: %s", u->n, err.msg);
+        if (i == PER_SUBMITTER / 2) {
+            snprintf(id, sizeof id, "k%d", u->n);
+            u->key_rc = submit(u->s, id, "one-key", &seq, u->key_holder, &err);
+            if (u->key_rc == 0)
+                snprintf(u->key_holder, sizeof u->key_holder, "%s", id);
+            u->dup_rc = submit(u->s, "dup", NULL, &seq, NULL, &err);
+        }
+    }
+    return NULL;
+}
+
+/* Submissions from many threads at once commit in groups: each gets its own
+ * answer, a row that fails fails alone, a key is held once. */
+static void test_submit_groups(void)
+{
+    orch_store *s = open_store("submit.db");
+    struct submitter u[SUBMITTERS];
+    pthread_t t[SUBMITTERS];
+    pthread_barrier_t start;
+    rt_error err = {0};
+    int started = 0, failed = 0, key_won = 0, key_same = 0, dup_won = 0, dup_failed = 0;
+    char status[32];
+
+    if (!s) {
+        ok(0, "opening submit.db");
+        return;
+    }
+    pthread_barrier_init(&start, NULL, SUBMITTERS);
+    for (int i = 0; i < SUBMITTERS; i++) {
+        u[i] = (struct submitter){.s = s, .start = &start, .n = i};
+        started += pthread_create(&t[i], NULL, submitter_thread, &u[i]) == 0;
+    }
+    is_int(started, SUBMITTERS, "8 submitting threads");
+    for (int i = 0; i < started; i++)
+        join_soon(t[i]);
+    pthread_barrier_destroy(&start);
+    for (int i = 0; i < SUBMITTERS; i++) {
+        failed += u[i].failed;
+        key_won += u[i].key_rc == 0;
+        dup_won += u[i].dup_rc == 0;
+        dup_failed += u[i].dup_rc == -1;
+    }
+    for (int i = 0; i < SUBMITTERS; i++)
+        for (int j = 0; j < SUBMITTERS; j++)
+            key_same += u[i].key_rc == 1 && u[j].key_rc == 0 &&
+                        strcmp(u[i].key_holder, u[j].key_holder) == 0;
+    is_int(failed, 0, "200 submissions with their own ids: each stored, its event seq 1");
+    is_int(key_won, 1, "one key in 8 submissions at once: one is stored");
+    is_int(key_same, SUBMITTERS - 1, "the other 7 get 1 and the stored one's id");
+    ok(dup_won == 1 && dup_failed == SUBMITTERS - 1, "one id in 8 submissions: one stored, 7 fail");
+    json_t *counts = orch_store_workflow_counts(s, &err);
+    is_int(json_integer_value(json_object_get(counts, "queued")),
+           SUBMITTERS * PER_SUBMITTER + 2, "every row stored is in the table");
+    json_decref(counts);
+    json_t *ev = orch_store_events(s, "g3-7", 0, 10, &err);
+    json_object_del(json_array_get(ev, 0), "time_ms");
+    is_json(ev, "[{`seq`: 1, `event`: {`type`: `workflow`, `status`: `queued`}}]",
+            "a submission's first event");
+    json_decref(ev);
+    is_int(orch_store_workflow_status(s, "g3-7", status, sizeof status, &err), 0, "status");
+    is_str(status, "queued", "the stored status");
+    ok(orch_store_workflow_status(s, "nope", status, sizeof status, &err) == -1 &&
+           err.code == ENOENT, "status of no workflow: ENOENT");
+    json_t *row = wf_row("g-bad", "queued", 1000), *bad = json_string("x");
+    ok(orch_store_workflow_submit(s, row, NULL, bad, NULL, NULL, &err) == -1 && err.code == EINVAL,
+       "an event that is not an object is refused");
+    json_decref(row);
+    json_decref(bad);
+    orch_store_close(s);
+}
+
 static void remove_dir(void)
 {
     DIR *d = opendir(dir);
@@ -939,6 +1046,7 @@ int main(void)
     test_refusals();
     test_db_error();
     test_threads();
+    test_submit_groups();
     remove_dir();
     return tap_done();
 }
