@@ -62,18 +62,21 @@ static void template_name(const struct rt_tpl_entry *e, size_t n, char out[33])
  * which must not reach them from outside a sandbox). */
 static int open_parent(void)
 {
-    if (mkdir("/var/lib/sandboxd", 0755) < 0 && errno != EEXIST)
-        return -1;
-    if (mkdir(RT_ROOTTPL_PARENT, 0700) < 0 && errno != EEXIST)
-        return -1;
     /* The sandbox's child opens the template by this path without following
      * symlinks: one on the way here would make every run fail. */
     struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
                            .resolve = RESOLVE_NO_SYMLINKS};
     int fd = (int)syscall(SYS_openat2, AT_FDCWD, RT_ROOTTPL_PARENT, &how, sizeof how);
+    if (fd < 0 && errno == ENOENT) {
+        if ((mkdir("/var/lib/sandboxd", 0755) < 0 && errno != EEXIST) ||
+            (mkdir(RT_ROOTTPL_PARENT, 0700) < 0 && errno != EEXIST))
+            return -1;
+        fd = (int)syscall(SYS_openat2, AT_FDCWD, RT_ROOTTPL_PARENT, &how, sizeof how);
+    }
+    /* Made 0700 by us: anything else means someone else could have put a
+     * template there, and none is used. */
     struct stat st;
-    if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_uid != 0 ||
-                    ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0))) {
+    if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 077))) {
         close(fd);
         return -1;
     }

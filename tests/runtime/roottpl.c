@@ -66,7 +66,7 @@ int main(void)
         printf("1..0 # SKIP needs root\n");
         return 0;
     }
-    tap_plan(12);
+    tap_plan(13);
     char unique[64], a[128], b[128], c[128];
     snprintf(unique, sizeof unique, "test %d %ld\n", (int)getpid(), (long)time(NULL));
     struct rt_tpl_entry e[] = {
@@ -103,6 +103,10 @@ int main(void)
      * on the template itself makes it unusable and it is made again. */
     ok(chmod(a, 0775) == 0 && make(e, n, b) < 0, "a template with another mode is refused");
     ok(chmod(a, 0755) == 0 && make(e, n, b) == 0 && strcmp(a, b) == 0, "and used again once right");
+    /* Anyone who could enter the parent could have put a template there. */
+    bool refused = chmod(RT_ROOTTPL_PARENT, 0755) == 0 && make(e, n, b) < 0;
+    ok(chmod(RT_ROOTTPL_PARENT, 0700) == 0 && refused,
+       "no template is used from a parent that others may enter");
 
     /* Garbage: a template unused for longer than the longest run, and one in use. */
     char old[128], recent[128];
