@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "hash.h"
 #include "spec.h"
 
 /* Bumped when what a template holds changes meaning. */
@@ -24,38 +25,20 @@
 #define TOUCH_EVERY_S 3600
 #define UNUSED_FOR_S ((time_t)(RT_MAX_WALL_MS / 1000) + 2 * TOUCH_EVERY_S)
 
-struct hash {
-    uint64_t a, b;
-};
-
-static void hash_bytes(struct hash *h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) {
-        h->a = (h->a ^ p[i]) * 0x100000001b3ull;
-        h->b = (h->b ^ p[i]) * 0x100000001b3ull;
-    }
-}
-
-/* Two FNV-1a streams from different offsets: 128 bits of name. The content is
- * the host's and ours, not a sandbox's, so accidental collisions are all there
- * is to avoid. */
+/* The content is the host's and ours, not a sandbox's (see hash.h). */
 static void template_name(const struct rt_tpl_entry *e, size_t n, char out[33])
 {
-    struct hash h = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull};
-    hash_bytes(&h, TEMPLATE_FORMAT, sizeof TEMPLATE_FORMAT);
+    rt_hash h;
+    rt_hash_init(&h);
+    rt_hash_update(&h, TEMPLATE_FORMAT, sizeof TEMPLATE_FORMAT);
     for (size_t i = 0; i < n; i++) {
-        uint64_t len = e[i].kind == RT_TPL_FILE ? e[i].len
-                       : e[i].data              ? strlen(e[i].data)
-                                                : 0;
+        size_t len = e[i].kind == RT_TPL_FILE ? e[i].len : e[i].data ? strlen(e[i].data) : 0;
         unsigned char kind = (unsigned char)e[i].kind;
-        hash_bytes(&h, &kind, 1);
-        hash_bytes(&h, e[i].path, strlen(e[i].path) + 1);
-        hash_bytes(&h, &len, sizeof len);
-        if (len)
-            hash_bytes(&h, e[i].data, len);
+        rt_hash_update(&h, &kind, 1);
+        rt_hash_update(&h, e[i].path, strlen(e[i].path));
+        rt_hash_update(&h, e[i].data, len);
     }
-    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.a, (unsigned long long)h.b);
+    rt_hash_hex(&h, out);
 }
 
 /* Only root may enter it (its templates belong to the sandbox root's host id,
