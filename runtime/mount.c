@@ -586,7 +586,7 @@ static int set_attrs(const char *path, unsigned flags)
     return mount_setattr(AT_FDCWD, path, 0, &attr, sizeof attr);
 }
 
-static int apply_bind(const struct mount_op *op, int src_fd, struct mount_failure *fail)
+static int apply_bind(const struct mount_op *op, int tree, struct mount_failure *fail)
 {
     if (op->flags & MOPF_PREPARED) {
         /* the read-only prepared root has the mount point */
@@ -600,36 +600,25 @@ static int apply_bind(const struct mount_op *op, int src_fd, struct mount_failur
     } else if (make_dirs(op->dst, 0755) < 0) {
         return fail_at(fail, "creating the mount point", op->dst);
     }
-    int tree = open_tree(src_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
-                                         AT_RECURSIVE);
-    if (tree < 0)
-        return fail_at(fail, "bind mount", op->src);
     struct mount_attr attr = {.attr_set = attr_bits(op->flags)};
     if (attr.attr_set &&
-        mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
-        close(tree);
+        mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
         return fail_at(fail, "setting mount flags", op->dst);
-    }
-    int rc = move_mount(tree, "", AT_FDCWD, op->dst, MOVE_MOUNT_F_EMPTY_PATH);
-    close(tree);
-    return rc < 0 ? fail_at(fail, "bind mount", op->dst) : 0;
+    if (move_mount(tree, "", AT_FDCWD, op->dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        return fail_at(fail, "bind mount", op->dst);
+    return 0;
 }
 
 /* The prepared root, read-only from the start: it is shared by every sandbox. */
-static int bind_root(const struct mount_op *op, int src_fd, const char *staging,
+static int bind_root(const struct mount_op *op, int tree, const char *staging,
                      struct mount_failure *fail)
 {
-    int tree = open_tree(src_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-    if (tree < 0)
-        return fail_at(fail, "bind mount", op->src);
     struct mount_attr attr = {.attr_set = attr_bits(MOPF_RDONLY | MOPF_NOSUID | MOPF_NODEV)};
-    int rc = mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0
-                 ? fail_at(fail, "setting mount flags", op->src)
-             : move_mount(tree, "", AT_FDCWD, staging, MOVE_MOUNT_F_EMPTY_PATH) < 0
-                 ? fail_at(fail, "bind mount", staging)
-                 : 0;
-    close(tree);
-    return rc;
+    if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+        return fail_at(fail, "setting mount flags", op->src);
+    if (move_mount(tree, "", AT_FDCWD, staging, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        return fail_at(fail, "bind mount", staging);
+    return 0;
 }
 
 static void close_keep_errno(int fd)
@@ -765,22 +754,39 @@ static int apply_op(const struct mount_op *op, int src_fd, struct mount_failure 
     return fail_at(fail, "unknown mount operation", op->dst);
 }
 
+/* A copy of the source's mounts as they are now, detached: the staging root
+ * mounted later on /tmp is not part of it even when the source is /tmp or /. */
+static int clone_source(const struct mount_op *op)
+{
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS};
+    int fd = (int)syscall(SYS_openat2, AT_FDCWD, op->src, &how, sizeof how);
+    if (fd < 0)
+        return -1;
+    int tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+                                     (op->kind == MOP_BIND ? AT_RECURSIVE : 0));
+    close_keep_errno(fd);
+    return tree;
+}
+
 int rt_mount_open_sources(const rt_mount_plan *plan, int *fds, struct mount_failure *fail)
 {
-    for (size_t i = 0; i < plan->n; i++) {
+    for (size_t i = 0; i < plan->n; i++)
         fds[i] = -1;
+    /* before the copies: a copy of a shared mount would be its peer */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return fail_at(fail, "making mount propagation private", "/");
+    for (size_t i = 0; i < plan->n; i++) {
         if (plan->ops[i].kind != MOP_BIND && plan->ops[i].kind != MOP_ROOT)
             continue;
-        struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS};
-        fds[i] = (int)syscall(SYS_openat2, AT_FDCWD, plan->ops[i].src, &how, sizeof how);
+        fds[i] = clone_source(&plan->ops[i]);
         if (fds[i] < 0)
             return fail_at(fail, "opening mount source", plan->ops[i].src);
     }
     return 0;
 }
 
-/* The new root is a tmpfs over /tmp (host paths are reached through the fds opened
- * before, so covering /tmp hides nothing we need); pivot_root(".", ".") stacks the
+/* The new root is a tmpfs over /tmp (host paths are reached through the copies
+ * made before, so covering /tmp hides nothing we need); pivot_root(".", ".") stacks the
  * old root on top of it, and a lazy unmount drops it. */
 static int enter_root(const char *staging, struct mount_failure *fail)
 {
@@ -826,8 +832,6 @@ int rt_mount_setup_root(const rt_mount_plan *plan, const int *fds, struct mount_
 static int build_root(const rt_mount_plan *plan, const int *fds, struct mount_failure *fail)
 {
     static const char staging[] = "/tmp";
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        return fail_at(fail, "making mount propagation private", "/");
     size_t first = 0;
     if (plan->n && plan->ops[0].kind == MOP_ROOT) {
         if (bind_root(&plan->ops[0], fds[0], staging, fail) < 0)

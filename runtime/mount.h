@@ -67,11 +67,12 @@ struct mount_failure {
 };
 
 /* Child side, first thing after clone while it still has the caller's access to
- * host paths: opens every bind source (O_PATH) into fds[plan->n] (-1 elsewhere). */
+ * host paths: makes mount propagation private, then copies the mounts of every
+ * bind source as they are now (detached trees) into fds[plan->n] (-1 elsewhere). */
 int rt_mount_open_sources(const rt_mount_plan *plan, int *fds, struct mount_failure *fail);
 
-/* Child side: makes propagation private, builds the root from the plan (binding
- * from the fds opened above, then closing them), pivots into it, drops the old
+/* Child side: builds the root from the plan (moving in the copies made above,
+ * then closing their fds), pivots into it, drops the old
  * root and makes / read-only. Only system calls. With host_ids it works with
  * RT_HOST_ROOT_UID's filesystem ids (and so its file access), back to 0 after. */
 int rt_mount_setup_root(const rt_mount_plan *plan, const int *fds, struct mount_failure *fail);

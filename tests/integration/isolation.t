@@ -1,7 +1,7 @@
 #!/bin/bash
 # Namespaces, ids, filesystem view: what the sandboxed code can see and touch.
 . "$(dirname "$0")/lib.sh"
-plan 28
+plan 30
 
 out=$("$SBX" run -- id -u); is "$out" 1000 "code runs as uid 1000 inside"
 out=$("$SBX" run -- id -g); is "$out" 1000 "and gid 1000"
@@ -69,4 +69,12 @@ is "$out" 3 "the template is read-only in the sandbox, and so are the mounts on 
 tpl=$(ls -d /var/lib/sandboxd/root/*/ | head -1)
 is "$(stat -c '%u %a' /var/lib/sandboxd/root "$tpl" | tr '\n' ' ')" "0 700 100000 755 " \
    "templates are owned by the sandbox root's host id, in a directory only root can enter"
+# A bind's source is copied before the sandbox's root is staged on /tmp: a
+# source that holds /tmp (or is it) shows the host's files, not the staging root.
+pub=$(mktemp -d /tmp/sbx-public.XXXXXX) && chmod 755 "$pub" && echo host-side > "$pub/marker"
+out=$("$SBX" run --ro-bind /tmp:/host-tmp -- cat "/host-tmp/${pub#/tmp/}/marker" 2>&1)
+is "$out" host-side "a bind of the host's /tmp shows the host's /tmp"
+out=$("$SBX" run --ro-bind /:/host -- cat "/host$pub/marker" 2>&1)
+is "$out" host-side "a bind of the host's / shows the host's /tmp under it"
+rm -rf "$pub"
 done_testing
