@@ -844,6 +844,28 @@ void rt_cgroup_kill(rt_cgroup *cg)
             kill_dir(cg->dfd[s]);
 }
 
+int rt_cgroup_release(rt_cgroup *cg, pid_t pid)
+{
+    /* v2 keeps no processes in a group with children: sandboxd has them */
+    if (g.info.version != RT_CGROUP_V1)
+        return -1;
+    char val[24];
+    snprintf(val, sizeof val, "%ld", (long)pid);
+    /* ESRCH: pid is gone already, and so out of the group */
+    for (int s = 0; s < NSLOTS; s++)
+        if (is_owner(s) && write_at(g.pfd[s], "cgroup.procs", val) < 0 && errno != ESRCH)
+            return -1;
+    for (int s = NSLOTS - 1; s >= 0; s--) {
+        if (!is_owner(s) || cg->dfd[s] < 0)
+            continue;
+        if (unlinkat(g.pfd[s], cg->name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+            return -1;
+        close(cg->dfd[s]);
+        cg->dfd[s] = -1;
+    }
+    return 0;
+}
+
 int rt_cgroup_destroy(rt_cgroup *cg, rt_error *err)
 {
     if (!cg)

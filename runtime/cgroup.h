@@ -59,6 +59,12 @@ int rt_cgroup_read_usage(rt_cgroup *cg, rt_usage *usage, bool *oom);
 /* SIGKILLs every process in the group (cgroup.kill where present). */
 void rt_cgroup_kill(rt_cgroup *cg);
 
+/* When pid is the only process left in the group and is exiting: moves it to
+ * the parent group and removes the group's directories meanwhile (cgroup v1;
+ * on v2 the parent has children and may hold no process). -1 when that could
+ * not be done: what is left is removed by rt_cgroup_destroy as usual. */
+int rt_cgroup_release(rt_cgroup *cg, pid_t pid);
+
 /* Removes the group (waits briefly for it to empty) and frees cg. */
 int rt_cgroup_destroy(rt_cgroup *cg, rt_error *err);
 

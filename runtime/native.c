@@ -596,6 +596,10 @@ static void handle_msg(rt_sandbox *sb)
             n->have_exit = true;
             n->exit_status = m.status;
             read_group(n);
+            /* pid 1 exits now (the tree is gone): its namespaces' teardown
+             * and the group's removal overlap */
+            if (n->cg)
+                rt_cgroup_release(n->cg, n->pid);
         } else if (m.type == CHILD_MSG_SECCOMP) {
             /* pid 1 ended the sandbox for the command: a kill rule's SIGSYS */
             n->have_exit = true;

@@ -419,6 +419,49 @@ static void test_destroy_busy(void)
             diag("rmdir %s: %s", group[s], strerror(errno));
 }
 
+/* The last process leaves for the parent and the group goes while it lives;
+ * with another one inside the group stays for rt_cgroup_destroy. */
+static void test_release(void)
+{
+    rt_limits l = {.memory_bytes = 64 * MiB, .pids = 8, .cpus = 1};
+    rt_enforced e;
+    rt_error err = {0};
+    rt_cgroup *cg = NULL;
+    child a = spawn(body_sleep), b = spawn(body_sleep);
+    int rc = rt_cgroup_create(&l, &cg, &e, &err);
+    if (rc < 0) {
+        skip(3, err.msg);
+    } else {
+        rc = rt_cgroup_attach(cg, a.pid, &err) | rt_cgroup_attach(cg, b.pid, &err);
+        bool found = find_group();
+        ok(rc == 0 && found && rt_cgroup_release(cg, a.pid) == -1 && !all_gone(),
+           "release: with another process inside, the group stays");
+        bool has_b = false, in_parent = false;
+        procs(group[0], b.pid, &has_b);
+        procs(info->parent[0], a.pid, &in_parent);
+        ok(has_b && in_parent, "release: the process asked for is in the parent group");
+        kill(b.pid, SIGKILL);
+        wait_status(b.pid);
+        test_destroy(cg, "after a release that could not remove it");
+    }
+    cg = NULL;
+    rc = rt_cgroup_create(&l, &cg, &e, &err);
+    if (rc < 0) {
+        skip(2, err.msg);
+    } else {
+        rc = rt_cgroup_attach(cg, a.pid, &err);
+        bool found = find_group();
+        ok(rc == 0 && found && rt_cgroup_release(cg, a.pid) == 0 && all_gone() &&
+           kill(a.pid, 0) == 0, "release: the last process left and the group is gone while it lives");
+        ok(rt_cgroup_destroy(cg, &err) == 0, "release: destroy afterwards has nothing to do (%s)",
+           err.msg);
+    }
+    kill(a.pid, SIGKILL);
+    wait_status(a.pid);
+    close(a.go);
+    close(b.go);
+}
+
 static void test_create_fails(void)
 {
     rt_limits l = {.memory_bytes = 64 * MiB, .pids = 1ull << 23, .cpus = 1};
@@ -690,10 +733,10 @@ int main(int argc, char **argv)
     snprintf(parent, sizeof parent, "sandboxd-test-%d", (int)getpid());
     setenv("SBX_CGROUP_PARENT", parent, 1);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    tap_plan(48);
+    tap_plan(53);
     test_detect();
     if (info->version != RT_CGROUP_V1) {
-        skip(33, "not cgroup v1");
+        skip(38, "not cgroup v1");
     } else {
         rt_limits l = {.memory_bytes = 64 * MiB, .pids = 16, .cpus = 1};
         rt_enforced e = {0};
@@ -710,6 +753,7 @@ int main(int argc, char **argv)
         }
         test_pids_kill();
         test_destroy_busy();
+        test_release();
         test_create_fails();
         test_sweep();
         test_prestart();
