@@ -1,5 +1,6 @@
 #include "seccomp_policy.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -888,6 +890,10 @@ int rt_seccomp_compile(const json_t *policy, const char *where, uint64_t caps,
  * host and this build's identity), compared byte for byte on a hit. */
 
 #define CACHE_MAGIC "sbx-seccomp-cache-1\n"
+/* An entry is touched when used at most this often, and removed once unused for
+ * longer than CACHE_UNUSED_FOR_S (each build of sbx keys its own entries). */
+#define CACHE_TOUCH_EVERY_S (24 * 3600)
+#define CACHE_UNUSED_FOR_S (30 * 24 * 3600)
 
 struct wbuf {
     char *p;
@@ -1019,6 +1025,8 @@ static rt_seccomp *cache_load(const char *path, const struct wbuf *key)
     const void *k = rb_get(&b, key->n);
     if (!k || memcmp(k, key->p, key->n) != 0)
         return NULL;
+    if (time(NULL) - st.st_mtime > CACHE_TOUCH_EVERY_S)
+        futimens(fd, NULL);
     rt_seccomp *sc = calloc(1, sizeof *sc);
     if (!sc)
         return NULL;
@@ -1045,6 +1053,32 @@ static rt_seccomp *cache_load(const char *path, const struct wbuf *key)
     return sc;
 }
 
+/* A name this cache gives its entries ("<hex>.bpf") or its files being
+ * written (".tmp-XXXXXX"): the directory may be the caller's own. */
+static bool is_cache_file(const char *name, bool *partial)
+{
+    size_t len = strlen(name), hex = strspn(name, "0123456789abcdef");
+    *partial = !strncmp(name, ".tmp-", 5) && len == 11;
+    return *partial || ((hex == 16 || hex == 32) && !strcmp(name + hex, ".bpf"));
+}
+
+/* Entries unused for a long time (older builds'), and writes that died. */
+static void collect_cache_garbage(const char *dir, const char *keep)
+{
+    cleanup_dir DIR *d = opendir(dir);
+    time_t now = time(NULL);
+    struct dirent *de;
+    struct stat st;
+    bool partial;
+    while (d && (de = readdir(d))) {
+        if (!is_cache_file(de->d_name, &partial) || !strcmp(de->d_name, keep) ||
+            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (now - st.st_mtime > (partial ? CACHE_TOUCH_EVERY_S : CACHE_UNUSED_FOR_S))
+            unlinkat(dirfd(d), de->d_name, 0);
+    }
+}
+
 /* Best effort: a cache that cannot be written only costs the next compile. */
 static void cache_store(const char *dir, const char *path, const struct wbuf *key,
                         const rt_seccomp *sc)
@@ -1069,6 +1103,8 @@ static void cache_store(const char *dir, const char *path, const struct wbuf *ke
         ok &= close(fd) == 0;
         if (!ok || rename(tmp, path) < 0)
             unlink(tmp);
+        else
+            collect_cache_garbage(dir, strrchr(path, '/') + 1);
     }
     free(b.p);
 }

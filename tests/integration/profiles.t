@@ -5,7 +5,7 @@
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"
 export SBX_PROFILE_PATH="$(cd "$(dirname "$0")/../.." && pwd)/profiles"
 export SBX_CACHE_DIR="$TMPD/cache"
-plan 41
+plan 45
 
 out=$("$SBX" profile list)
 for p in default strict devel unconfined; do
@@ -101,4 +101,19 @@ n=$(find "$SBX_CACHE_DIR" -name '*.bpf' | wc -l)
 ok $(( n < 1 )) "compiled policies are cached ($n entries)"
 for f in "$SBX_CACHE_DIR"/*.bpf; do printf 'garbage' >"$f"; done
 is "$("$SBX" run -- echo fine)" "fine" "a damaged cache entry is ignored"
+
+# A hit touches an entry at most daily; storing a new one removes entries unused
+# for 30 days (older builds') and writes that died, and nothing else.
+used=$(ls -t "$SBX_CACHE_DIR"/*.bpf | head -1)
+old=$SBX_CACHE_DIR/0123456789abcdef0123456789abcdef.bpf
+printf x >"$old"; printf x >"$SBX_CACHE_DIR/.tmp-abcdef"; printf x >"$SBX_CACHE_DIR/notes.txt"
+touch -d '40 days ago' "$old" "$SBX_CACHE_DIR/notes.txt"
+touch -d '2 days ago' "$SBX_CACHE_DIR/.tmp-abcdef" "$used"
+"$SBX" run -- true
+ok $(( $(date +%s) - $(stat -c %Y "$used") > 60 )) "a hit touches an entry not touched for a day"
+{ cat "$SBX_PROFILE_PATH/seccomp/default.json"; echo; } >"$TMPD/other.json"
+"$SBX" run --seccomp "$TMPD/other.json" -- true
+[ ! -e "$old" ]; ok $? "storing an entry removes one unused for 40 days"
+[ ! -e "$SBX_CACHE_DIR/.tmp-abcdef" ]; ok $? "and a write that died"
+[ -e "$SBX_CACHE_DIR/notes.txt" ] && [ -e "$used" ]; ok $? "but not a file of someone else's, nor the entry in use"
 done_testing
