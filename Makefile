@@ -55,7 +55,7 @@ endif
 
 DEBS := build-essential pkg-config libseccomp-dev libcap-dev libjansson-dev \
         libcurl4-openssl-dev libarchive-dev libmicrohttpd-dev libsqlite3-dev \
-        perl iproute2 procps bubblewrap hyperfine busybox-static python3 curl bc
+        perl iproute2 procps bubblewrap hyperfine busybox-static python3 curl bc strace
 
 # The library's API; the other headers are internal.
 PUBLIC_H := error.h spec.h result.h sandbox.h spec_json.h parse.h cgroup.h seccomp_policy.h \

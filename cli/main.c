@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,16 @@ static int run_parsed(sbx_run_opts *o)
     return rc;
 }
 
+/* Whether the options (before "--") ask for help: nothing is made ahead then. A
+ * value that reads "-h" only costs the head start. */
+static bool asks_for_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return true;
+    return false;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     /* The cgroup is made (and groups of killed earlier runs swept) while the
@@ -114,8 +125,10 @@ static int cmd_run(int argc, char **argv)
     /* The setup threads allocate little: one arena for all, not one each (each
      * is a 64 MiB mapping made, faulted in and torn down again). */
     mallopt(M_ARENA_MAX, 1);
-    rt_cgroup_prestart();
-    rt_netns_prestart();
+    if (!asks_for_help(argc, argv)) {
+        rt_cgroup_prestart();
+        rt_netns_prestart();
+    }
     sbx_run_opts o;
     rt_error err;
     rt_error_clear(&err);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # sbx run as a command: exit codes, options, bad values, stdin, env, mounts, --json.
 . "$(dirname "$0")/lib.sh"
-plan 42
+plan 43
 
 "$SBX" run -- true; is $? 0 "exit 0 passes through"
 "$SBX" run -- sh -c 'exit 7'; is $? 7 "exit 7 passes through"
@@ -26,6 +26,8 @@ err=$("$SBX" run --memory 12x -- true 2>&1); like "$err" '--memory: "12x" is not
 "$SBX" run 2>/dev/null; is $? 2 "no command: exit 2"
 "$SBX" run --no-such-option -- true 2>/dev/null; is $? 2 "unknown option: exit 2"
 "$SBX" run --help | grep -q -- '--memory SIZE'; ok $? "--help documents the options"
+made=$(strace -f -qq -e trace=mkdir,mkdirat,unshare "$SBX" run --help 2>&1 >/dev/null | grep -cE 'mkdir|unshare')
+is "$made" 0 "--help makes no cgroup and no network namespace"
 
 out=$(printf 'line1\nline2\n' > "$TMPD/in"; "$SBX" run --stdin "$TMPD/in" -- wc -l); is "$out" 2 "--stdin FILE feeds stdin"
 out=$(echo piped | "$SBX" run --stdin - -- cat); is "$out" piped "--stdin - passes sbx's own stdin"
