@@ -534,6 +534,80 @@ static int fail_at(struct mount_failure *fail, const char *step, const char *pat
 }
 
 /* mkdir -p relative to the current directory, in a stack buffer. */
+/* setfsuid reports no error: the id it answers to an invalid one is the id set. */
+static int set_fs_ids(uid_t id)
+{
+    syscall(SYS_setfsgid, id);
+    syscall(SYS_setfsuid, id);
+    if (syscall(SYS_setfsgid, -1) != (long)id || syscall(SYS_setfsuid, -1) != (long)id) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
+/* Set while the root is built with the sandbox root's host ids (late user
+ * namespace): those ids carry no capability, where the sandbox's root, building
+ * it in its own user namespace, could override the permissions of directories
+ * of the sandbox's ids (CAP_DAC_OVERRIDE over them). */
+static bool building_as_host;
+
+static bool sandbox_ids(const struct stat *st)
+{
+    bool uid = st->st_uid == RT_HOST_ROOT_UID || st->st_uid == RT_HOST_USER_UID;
+    bool gid = st->st_gid == RT_HOST_ROOT_UID || st->st_gid == RT_HOST_USER_UID;
+    return uid && gid;
+}
+
+/* After EACCES with the sandbox root's host ids: what the sandbox's root may do
+ * in a directory of the sandbox's ids (a bound workspace), done as the host's
+ * root on the directory that was checked (an fd: a path swapped meanwhile
+ * changes nothing), and the new entry given to the sandbox's root. */
+static int create_in_sandbox_dir(const char *path, bool dir, mode_t mode)
+{
+    const char *slash = strrchr(path, '/');
+    char parent[PATH_MAX];
+    size_t n = slash ? (size_t)(slash - path) : 1;
+    const char *name = slash ? slash + 1 : path;
+    if (n >= sizeof parent) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(parent, slash ? path : ".", n);
+    parent[n] = '\0';
+    cleanup_close int pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    if (pfd < 0 || fstat(pfd, &st) < 0)
+        return -1;
+    if (!building_as_host || !sandbox_ids(&st)) {
+        errno = EACCES;
+        return -1;
+    }
+    if (set_fs_ids(0) < 0)
+        return -1;
+    int fd = -1, rc = dir ? mkdirat(pfd, name, mode)
+                          : (fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+                                                       O_CLOEXEC, mode));
+    if (fd >= 0)
+        rc = close(fd);
+    if (rc == 0)
+        rc = fchownat(pfd, name, RT_HOST_ROOT_UID, RT_HOST_ROOT_UID, AT_SYMLINK_NOFOLLOW);
+    int saved = errno;
+    if (set_fs_ids(RT_HOST_ROOT_UID) < 0)
+        return -1;
+    errno = saved;
+    return rc;
+}
+
+static int make_dir(const char *path, mode_t mode)
+{
+    if (mkdir(path, mode) == 0 || errno == EEXIST)
+        return 0;
+    if (errno != EACCES || create_in_sandbox_dir(path, true, mode) < 0)
+        return errno == EEXIST ? 0 : -1;
+    return 0;
+}
+
 static int make_dirs(const char *path, mode_t mode)
 {
     char buf[PATH_MAX];
@@ -548,7 +622,7 @@ static int make_dirs(const char *path, mode_t mode)
             continue;
         char c = *p;
         *p = '\0';
-        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+        if (make_dir(buf, mode) < 0)
             return -1;
         if (!c)
             return 0;
@@ -594,9 +668,10 @@ static int apply_bind(const struct mount_op *op, int tree, struct mount_failure 
         if (make_parent_dirs(op->dst) < 0)
             return fail_at(fail, "creating the mount point", op->dst);
         int fd = open(op->dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
-        if (fd < 0)
+        if (fd >= 0)
+            close(fd);
+        else if (errno != EACCES || create_in_sandbox_dir(op->dst, false, 0444) < 0)
             return fail_at(fail, "creating the mount point", op->dst);
-        close(fd);
     } else if (make_dirs(op->dst, 0755) < 0) {
         return fail_at(fail, "creating the mount point", op->dst);
     }
@@ -803,18 +878,6 @@ static int enter_root(const char *staging, struct mount_failure *fail)
     return 0;
 }
 
-/* setfsuid reports no error: the id it answers to an invalid one is the id set. */
-static int set_fs_ids(uid_t id)
-{
-    syscall(SYS_setfsgid, id);
-    syscall(SYS_setfsuid, id);
-    if (syscall(SYS_setfsgid, -1) != (long)id || syscall(SYS_setfsuid, -1) != (long)id) {
-        errno = EPERM;
-        return -1;
-    }
-    return 0;
-}
-
 static int build_root(const rt_mount_plan *plan, const int *fds, struct mount_failure *fail);
 
 int rt_mount_setup_root(const rt_mount_plan *plan, const int *fds, struct mount_failure *fail)
@@ -823,7 +886,9 @@ int rt_mount_setup_root(const rt_mount_plan *plan, const int *fds, struct mount_
      * them: ns root's host id, as when the sandbox's root builds it. */
     if (plan->host_ids && set_fs_ids(RT_HOST_ROOT_UID) < 0)
         return fail_at(fail, "taking the sandbox root's file system ids", "/");
+    building_as_host = plan->host_ids;
     int rc = build_root(plan, fds, fail);
+    building_as_host = false;
     if (plan->host_ids && set_fs_ids(0) < 0 && rc == 0)
         return fail_at(fail, "restoring the file system ids", "/");
     return rc;

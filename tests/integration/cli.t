@@ -1,7 +1,7 @@
 #!/bin/bash
 # sbx run as a command: exit codes, options, bad values, stdin, env, mounts, --json.
 . "$(dirname "$0")/lib.sh"
-plan 43
+plan 45
 
 "$SBX" run -- true; is $? 0 "exit 0 passes through"
 "$SBX" run -- sh -c 'exit 7'; is $? 7 "exit 7 passes through"
@@ -42,6 +42,13 @@ is "$(cat "$TMPD/ws/where" 2>/dev/null)" /workspace "and is the default working 
 "$SBX" run --workspace "$TMPD/new-ws" -- sh -c 'echo made > f'
 is "$(cat "$TMPD/new-ws/f" 2>/dev/null)" made "a missing workspace is made, writable by the sandbox"
 is "$(stat -c %u "$TMPD/new-ws")" 101000 "and owned by the sandbox's host uid"
+# Mounts inside the workspace: their mount points are made as the sandbox's
+# root would make them (and belong to it), in the sandbox's own directories.
+out=$("$SBX" run --workspace "$TMPD/new-ws" --tmpfs /workspace/sub --ro-bind "$TMPD/new-ws/f:/workspace/g" \
+      -- sh -c 'touch sub/x && cat g' 2>&1)
+is "$out" made "a mount inside the workspace works (a tmpfs, a file bound)"
+is "$(stat -c '%u:%g' "$TMPD/new-ws/sub" "$TMPD/new-ws/g" | tr '\n' ' ')" "100000:100000 100000:100000 " \
+   "and its mount points belong to the sandbox root's host id"
 mkdir "$TMPD/root-ws"
 err=$("$SBX" run --workspace "$TMPD/root-ws" -- true 2>&1); like "$err" "not writable by the sandbox user" "a workspace the sandbox cannot write gets a hint"
 mkdir -p "$TMPD/ro" && echo hello > "$TMPD/ro/f"

@@ -2,7 +2,7 @@
 # The file system: host files out of sight, the root read-only, binds that cannot
 # be written through or escaped, no device nodes, no setuid files for the host.
 . "$(dirname "$0")/lib.sh"
-plan 19
+plan 21
 
 EXISTS_NOT='DENIED errno=ENOENT'
 READONLY='DENIED errno=(EROFS|EACCES)'
@@ -88,4 +88,16 @@ rm -rf "$ws/out" "$TMPD/shared"
 sbx --workspace "$ws" -- sh -c 'cp /bin/true /workspace/suid && chmod 4755 /workspace/suid' 2>/dev/null
 is "$(stat -c %u "$ws/suid" 2>/dev/null)" 101000 "files written to the workspace are owned by host uid 101000, not root"
 rm -f "$ws/suid"
+# A workspace is the sandbox's to fill: a symlink left in it by an earlier run
+# must not make the next run create mount points on the host as root.
+ws=$(mktemp -d /tmp/sbx-ws.XXXXXX) && chown 101000:101000 "$ws" && chmod 755 "$ws"
+ln -s /etc "$ws/link"; mkdir "$ws/rootdir"
+name=sbx-mountpoint-$$
+"$SBX" run --workspace "$ws" --tmpfs "/workspace/link/$name" -- true 2>/dev/null; rc1=$?
+"$SBX" run --workspace "$ws" --ro-bind "/etc/hostname:/workspace/link/$name.f" -- true 2>/dev/null; rc2=$?
+[ $rc1 -ne 0 ] && [ $rc2 -ne 0 ] && [ ! -e "/etc/$name" ] && [ ! -e "/etc/$name.f" ]
+ok $? "a mount point through a symlink to /etc is refused, nothing made there"
+"$SBX" run --workspace "$ws" --tmpfs /workspace/rootdir/sub -- true 2>/dev/null
+ok $((! $?)) "a mount point in a directory of the host's root in the workspace is refused"
+rm -rf "$ws" "/etc/$name" "/etc/$name.f"
 done_testing
