@@ -844,17 +844,41 @@ void rt_cgroup_kill(rt_cgroup *cg)
             kill_dir(cg->dfd[s]);
 }
 
-int rt_cgroup_release(rt_cgroup *cg, pid_t pid)
+/* Opens file in dirs[s] of each hierarchy, for writing; fds[] gets them. */
+static int open_in_each(const int *dirs, const char *file, int *fds, rt_error *err)
 {
-    /* v2 keeps no processes in a group with children: sandboxd has them */
+    int n = 0;
+    for (int s = 0; s < NSLOTS; s++) {
+        if (!is_owner(s))
+            continue;
+        fds[n] = openat(dirs[s], file, O_WRONLY | O_CLOEXEC);
+        if (fds[n] < 0) {
+            int e = errno;
+            while (n > 0)
+                close(fds[--n]);
+            return rt_error_set(err, e, "opening %s/%s", g.info.parent[s], file);
+        }
+        n++;
+    }
+    return n;
+}
+
+int rt_cgroup_self_join_fds(rt_cgroup *cg, int fds[RT_CGROUP_MAX_FDS], rt_error *err)
+{
     if (g.info.version != RT_CGROUP_V1)
-        return -1;
-    char val[24];
-    snprintf(val, sizeof val, "%ld", (long)pid);
-    /* ESRCH: pid is gone already, and so out of the group */
-    for (int s = 0; s < NSLOTS; s++)
-        if (is_owner(s) && write_at(g.pfd[s], "cgroup.procs", val) < 0 && errno != ESRCH)
-            return -1;
+        return 0;
+    return open_in_each(cg->dfd, "tasks", fds, err);
+}
+
+int rt_cgroup_self_leave_fds(int fds[RT_CGROUP_MAX_FDS], rt_error *err)
+{
+    if (g.info.version != RT_CGROUP_V1)
+        return 0;
+    return open_in_each(g.pfd, "tasks", fds, err);
+}
+
+int rt_cgroup_try_remove(rt_cgroup *cg)
+{
     for (int s = NSLOTS - 1; s >= 0; s--) {
         if (!is_owner(s) || cg->dfd[s] < 0)
             continue;

@@ -59,11 +59,21 @@ int rt_cgroup_read_usage(rt_cgroup *cg, rt_usage *usage, bool *oom);
 /* SIGKILLs every process in the group (cgroup.kill where present). */
 void rt_cgroup_kill(rt_cgroup *cg);
 
-/* When pid is the only process left in the group and is exiting: moves it to
- * the parent group and removes the group's directories meanwhile (cgroup v1;
- * on v2 the parent has children and may hold no process). -1 when that could
- * not be done: what is left is removed by rt_cgroup_destroy as usual. */
-int rt_cgroup_release(rt_cgroup *cg, pid_t pid);
+/* cgroup v1: a process moves itself into the group by writing "0" to each of
+ * these (the group's `tasks` files, opened here with our credentials), and
+ * back to the parent group with the second set. Moving oneself takes no global
+ * lock; moving another process (rt_cgroup_attach, and every write to
+ * cgroup.procs) takes cgroup_threadgroup_rwsem for writing, which waits for an
+ * RCU grace period (8 to 16 ms here) unless another move happened just before:
+ * most of a lone sandbox's start. Both return how many fds they opened: 0 on
+ * v2, where only cgroup.procs moves a process (use rt_cgroup_attach). */
+#define RT_CGROUP_MAX_FDS 4
+int rt_cgroup_self_join_fds(rt_cgroup *cg, int fds[RT_CGROUP_MAX_FDS], rt_error *err);
+int rt_cgroup_self_leave_fds(int fds[RT_CGROUP_MAX_FDS], rt_error *err);
+
+/* Removes the group's directories if it is empty now (its processes left or
+ * ended); -1 when one is busy: rt_cgroup_destroy removes what is left. */
+int rt_cgroup_try_remove(rt_cgroup *cg);
 
 /* Removes the group (waits briefly for it to empty) and frees cg. */
 int rt_cgroup_destroy(rt_cgroup *cg, rt_error *err);

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "netns.h"
 
 /* glibc applies set*id calls to every thread it believes the process has; after
@@ -51,6 +52,59 @@ static _Noreturn void fail(const struct child_args *a, const char *step, const c
 {
     send_msg(a->msg_fd, CHILD_MSG_SETUP_ERROR, errno, 0, step, path);
     _exit(127);
+}
+
+/* The parent's byte for the next stage and the fds sent with it (at most max,
+ * close-on-exec); EOF means the parent is gone. */
+static int recv_stage(const struct child_args *a, int *fds, int max, int *n_fds)
+{
+    unsigned char c;
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 2 * RT_CGROUP_MAX_FDS)];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {.iov_base = &c, .iov_len = 1};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof u.buf};
+    ssize_t n;
+    while ((n = recvmsg(a->sync_fd, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+        ;
+    if (n != 1 || (mh.msg_flags & MSG_CTRUNC))
+        _exit(127);
+    *n_fds = 0;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+        int got = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        if (got > max)
+            _exit(127);
+        memcpy(fds, CMSG_DATA(cm), sizeof(int) * (size_t)got);
+        *n_fds = got;
+    }
+    return c;
+}
+
+/* pid 1's way back to the parent group (cgroup v1), kept until the command ends. */
+static int leave_fds[RT_CGROUP_MAX_FDS];
+static int n_leave;
+
+/* The last stage's byte: CHILD_FALLBACK_* bits, and how many of the fds that
+ * come with it are the group's `tasks` files we move ourselves into (cgroup
+ * v1); the others take pid 1 back out when the command has ended. */
+static int join_group(const struct child_args *a)
+{
+    int fds[2 * RT_CGROUP_MAX_FDS], n;
+    int c = recv_stage(a, fds, 2 * RT_CGROUP_MAX_FDS, &n);
+    int n_join = c >> CHILD_GO_JOIN_SHIFT;
+    if (n_join > n || n - n_join > RT_CGROUP_MAX_FDS)
+        _exit(127);
+    for (int i = 0; i < n_join; i++) {
+        if (write(fds[i], "0", 1) != 1)
+            fail(a, "joining the cgroup", NULL);
+        close(fds[i]);
+    }
+    for (int i = n_join; i < n; i++)
+        leave_fds[n_leave++] = fds[i];
+    return c & CHILD_FALLBACK_MASK;
 }
 
 /* Blocks for the parent's next go-ahead; EOF means the parent is gone. */
@@ -195,12 +249,27 @@ static void blank_cmdline(const struct child_args *a)
     memset((void *)(uintptr_t)start, 0, (size_t)(end - start));
 }
 
+/* Every fd but stdio, the message pipe and the way out of the group. */
 static void close_other_fds(const struct child_args *a)
 {
-    if (a->msg_fd > 3 && close_range(3, (unsigned)a->msg_fd - 1, 0) < 0)
-        fail(a, "closing inherited file descriptors", NULL);
-    if (close_range((unsigned)a->msg_fd + 1, ~0u, 0) < 0)
-        fail(a, "closing inherited file descriptors", NULL);
+    int keep[1 + RT_CGROUP_MAX_FDS], n = 0;
+    keep[n++] = a->msg_fd;
+    for (int i = 0; i < n_leave; i++)
+        keep[n++] = leave_fds[i];
+    for (int i = 1; i < n; i++)          /* a handful: insertion sort */
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    unsigned from = 3;
+    for (int i = 0; i <= n; i++) {
+        unsigned to = i < n ? (unsigned)keep[i] : ~0u;
+        if (to > from && close_range(from, i < n ? to - 1 : to, 0) < 0)
+            fail(a, "closing inherited file descriptors", NULL);
+        if (i < n && (unsigned)keep[i] + 1 > from)
+            from = (unsigned)keep[i] + 1;
+    }
 }
 
 /* execvpe without allocation: argv[0] with a slash runs as is, otherwise each
@@ -300,6 +369,11 @@ static _Noreturn void reap(const struct child_args *a, pid_t cmd, int sigfd, int
         pid_t pid;
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
             if (pid == cmd) {
+                /* out of the group, so that it can go while we exit; a failed
+                 * move only leaves the removal until we are reaped */
+                for (int i = 0; i < n_leave; i++)
+                    if (write(leave_fds[i], "0", 1) != 1)
+                        break;
                 send_msg(a->msg_fd, CHILD_MSG_EXIT, 0, status, NULL, NULL);
                 _exit(0);
             }
@@ -346,24 +420,9 @@ static _Noreturn void mount_failed(const struct child_args *a, const struct moun
  * none, one of our own with lo up. */
 static void join_network(const struct child_args *a)
 {
-    unsigned char c;
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct iovec iov = {.iov_base = &c, .iov_len = 1};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf};
-    ssize_t n;
-    while ((n = recvmsg(a->sync_fd, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-        ;
-    if (n != 1)
-        _exit(127);
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-        cm->cmsg_len == CMSG_LEN(sizeof(int))) {
-        int fd;
-        memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+    int fd, n;
+    recv_stage(a, &fd, 1, &n);
+    if (n == 1) {
         int rc = setns(fd, CLONE_NEWNET);
         close(fd);
         if (rc < 0)
@@ -429,7 +488,7 @@ _Noreturn void rt_child_main(const struct child_args *a)
         setup_in_user_namespace(a);
     blank_cmdline(a);
     setup_stdio(a);
-    apply_rlimits(a, await_parent(a));  /* cgroup joined, or fallbacks named */
+    apply_rlimits(a, join_group(a));  /* cgroup joined, or fallbacks named */
     if (unshare(CLONE_NEWCGROUP) < 0)
         fail(a, "creating the cgroup namespace", NULL);
     drop_privileges(a);

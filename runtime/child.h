@@ -27,9 +27,13 @@ struct child_msg {
 };
 
 /* Rlimits that stand in for a cgroup limit apply only when the parent says, with
- * the go-ahead byte, that the group could not take it. */
+ * the go-ahead byte, that the group could not take it. The byte's high bits
+ * count the fds sent with it that move pid 1 into its group (cgroup v1); the
+ * rest of them move it back out when the command has ended. */
 #define CHILD_FALLBACK_MEMORY 0x1
 #define CHILD_FALLBACK_PIDS   0x2
+#define CHILD_FALLBACK_MASK   0x0f
+#define CHILD_GO_JOIN_SHIFT   4
 
 struct child_rlimit {
     int resource;

@@ -198,13 +198,6 @@ static int write_id_maps(pid_t pid, bool privileged, rt_error *err)
 }
 
 /* A child that failed its setup is gone: EPIPE, and no SIGPIPE for the caller. */
-static int send_go(int fd, unsigned char flags, rt_error *err)
-{
-    if (send(fd, &flags, 1, MSG_NOSIGNAL) != 1)
-        return rt_error_set(err, errno, "signalling the sandbox");
-    return 0;
-}
-
 /* late_userns: the child makes its user and network namespaces itself, after
  * its root (see rt_child_main). */
 static pid_t clone_child(int *pidfd, bool late_userns)
@@ -218,30 +211,35 @@ static pid_t clone_child(int *pidfd, bool late_userns)
     return (pid_t)syscall(SYS_clone3, &args, sizeof args);
 }
 
+/* One stage's byte to the child, with fds (SCM_RIGHTS) when there are any. */
+static int send_stage(int sync, unsigned char c, const int *fds, int n_fds, rt_error *err)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 2 * RT_CGROUP_MAX_FDS)];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {.iov_base = &c, .iov_len = 1};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (n_fds > 0) {
+        mh.msg_control = u.buf;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n_fds);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n_fds);
+        memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n_fds);
+    }
+    if (sendmsg(sync, &mh, MSG_NOSIGNAL) != 1)
+        return rt_error_set(err, errno, "signalling the sandbox");
+    return 0;
+}
+
 /* The prestarted network namespace, passed with a byte; without one (its thread
  * failed) the byte goes alone and the child makes its own. */
 static int send_network(int sync, rt_error *err)
 {
     cleanup_close int fd = rt_netns_take();
-    unsigned char c = 0;
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct iovec iov = {.iov_base = &c, .iov_len = 1};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (fd >= 0) {
-        mh.msg_control = u.buf;
-        mh.msg_controllen = sizeof u.buf;
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-    }
-    if (sendmsg(sync, &mh, MSG_NOSIGNAL) != 1)
-        return rt_error_set(err, errno, "sending the network namespace to the sandbox");
-    return 0;
+    return send_stage(sync, 0, &fd, fd >= 0, err);
 }
 
 /* The child's byte saying its user namespace exists: 1 when it came; 0 when the
@@ -414,7 +412,13 @@ static int watch_child(rt_sandbox *sb, struct pipes *p, rt_error *err)
 
 static int map_ids(const struct native *n, int sync, bool privileged, rt_error *err)
 {
-    return write_id_maps(n->pid, privileged, err) < 0 ? -1 : send_go(sync, 0, err);
+    return write_id_maps(n->pid, privileged, err) < 0 ? -1 : send_stage(sync, 0, NULL, 0, err);
+}
+
+static void close_all(const int *fds, int n)
+{
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
 }
 
 /* The parent's half of the stages of rt_child_main. */
@@ -424,22 +428,32 @@ static int start_parent_side(rt_sandbox *sb, struct pipes *p, bool privileged, b
     struct native *n = impl(sb);
     if ((late_userns ? send_network(p->sync[1], err) : map_ids(n, p->sync[1], privileged, err)) < 0)
         return -1;
-    /* Detection and the group are made while the child builds its root. */
+    /* Detection and the group are made while the child builds its root. On
+     * cgroup v1 the child moves itself in (no global lock, see cgroup.h) and
+     * pid 1 back out at the command's end; on v2 we move it. */
     rt_enforced *enf = &sb->result.enforced;
+    int fds[2 * RT_CGROUP_MAX_FDS], n_join = 0, n_leave = 0;
     if (rt_cgroup_detect()->version != RT_CGROUP_NONE &&
         (rt_cgroup_create(&n->limits, &n->cg, enf, err) < 0 ||
-         rt_cgroup_attach(n->cg, n->pid, err) < 0))
+         (n_join = rt_cgroup_self_join_fds(n->cg, fds, err)) < 0 ||
+         (n_join > 0 && (n_leave = rt_cgroup_self_leave_fds(fds + n_join, err)) < 0) ||
+         (n_join == 0 && rt_cgroup_attach(n->cg, n->pid, err) < 0))) {
+        close_all(fds, n_join > 0 ? n_join : 0);
         return rt_error_wrap(err, "cgroup");
+    }
     if (late_userns) {
         int rc = await_user_namespace(n, p->sync[1], err);
-        if (rc <= 0)
-            return rc;
-        if (map_ids(n, p->sync[1], privileged, err) < 0)
-            return -1;
+        if (rc <= 0 || map_ids(n, p->sync[1], privileged, err) < 0) {
+            close_all(fds, n_join + n_leave);
+            return rc <= 0 ? rc : -1;
+        }
     }
-    unsigned char fallbacks = (enf->memory ? 0 : CHILD_FALLBACK_MEMORY) |
-                              (enf->pids ? 0 : CHILD_FALLBACK_PIDS);
-    if (send_go(p->sync[1], fallbacks, err) < 0)
+    unsigned char go = (enf->memory ? 0 : CHILD_FALLBACK_MEMORY) |
+                       (enf->pids ? 0 : CHILD_FALLBACK_PIDS) |
+                       (unsigned char)(n_join << CHILD_GO_JOIN_SHIFT);
+    int rc = send_stage(p->sync[1], go, fds, n_join + n_leave, err);
+    close_all(fds, n_join + n_leave);
+    if (rc < 0)
         return -1;
     n->sync_fd = steal_fd(&p->sync[1]);
     return 0;
@@ -596,10 +610,10 @@ static void handle_msg(rt_sandbox *sb)
             n->have_exit = true;
             n->exit_status = m.status;
             read_group(n);
-            /* pid 1 exits now (the tree is gone): its namespaces' teardown
-             * and the group's removal overlap */
+            /* pid 1 has left the group (v1) and exits: the group's removal
+             * overlaps its namespaces' teardown */
             if (n->cg)
-                rt_cgroup_release(n->cg, n->pid);
+                rt_cgroup_try_remove(n->cg);
         } else if (m.type == CHILD_MSG_SECCOMP) {
             /* pid 1 ended the sandbox for the command: a kill rule's SIGSYS */
             n->have_exit = true;

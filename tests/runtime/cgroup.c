@@ -419,47 +419,88 @@ static void test_destroy_busy(void)
             diag("rmdir %s: %s", group[s], strerror(errno));
 }
 
-/* The last process leaves for the parent and the group goes while it lives;
- * with another one inside the group stays for rt_cgroup_destroy. */
-static void test_release(void)
+static void body_join_leave(void)
+{
+    char c;
+    /* fds 3.. are the join fds, then the leave fds; go byte on stdin */
+    if (read(0, &c, 1) != 1)
+        _exit(2);
+    for (int fd = 3; fd < 3 + result_fd; fd++)
+        if (write(fd, "0", 1) != 1)
+            _exit(3);
+    if (write(1, "j", 1) != 1 || read(0, &c, 1) != 1)
+        _exit(4);
+    for (int fd = 3 + result_fd; fd < 3 + 2 * result_fd; fd++)
+        if (write(fd, "0", 1) != 1)
+            _exit(5);
+    if (write(1, "l", 1) != 1 || read(0, &c, 1) != 1)
+        _exit(6);
+    _exit(0);
+}
+
+/* A process moves itself in with the join fds and back out with the leave fds
+ * (v1: "0" to `tasks`); the empty group is then removed while it lives, and a
+ * group with a process inside stays for rt_cgroup_destroy. */
+static void test_self_move(void)
 {
     rt_limits l = {.memory_bytes = 64 * MiB, .pids = 8, .cpus = 1};
     rt_enforced e;
     rt_error err = {0};
     rt_cgroup *cg = NULL;
-    child a = spawn(body_sleep), b = spawn(body_sleep);
+    int fds[2 * RT_CGROUP_MAX_FDS], n_join = -1, n_leave = -1;
     int rc = rt_cgroup_create(&l, &cg, &e, &err);
-    if (rc < 0) {
-        skip(3, err.msg);
-    } else {
-        rc = rt_cgroup_attach(cg, a.pid, &err) | rt_cgroup_attach(cg, b.pid, &err);
-        bool found = find_group();
-        ok(rc == 0 && found && rt_cgroup_release(cg, a.pid) == -1 && !all_gone(),
-           "release: with another process inside, the group stays");
-        bool has_b = false, in_parent = false;
-        procs(group[0], b.pid, &has_b);
-        procs(info->parent[0], a.pid, &in_parent);
-        ok(has_b && in_parent, "release: the process asked for is in the parent group");
-        kill(b.pid, SIGKILL);
-        wait_status(b.pid);
-        test_destroy(cg, "after a release that could not remove it");
+    if (rc == 0) {
+        n_join = rt_cgroup_self_join_fds(cg, fds, &err);
+        n_leave = rt_cgroup_self_leave_fds(fds + (n_join > 0 ? n_join : 0), &err);
     }
-    cg = NULL;
-    rc = rt_cgroup_create(&l, &cg, &e, &err);
-    if (rc < 0) {
-        skip(2, err.msg);
-    } else {
-        rc = rt_cgroup_attach(cg, a.pid, &err);
-        bool found = find_group();
-        ok(rc == 0 && found && rt_cgroup_release(cg, a.pid) == 0 && all_gone() &&
-           kill(a.pid, 0) == 0, "release: the last process left and the group is gone while it lives");
-        ok(rt_cgroup_destroy(cg, &err) == 0, "release: destroy afterwards has nothing to do (%s)",
-           err.msg);
+    int hier = 0;
+    for (int s = 0; s < 4; s++)
+        hier += distinct(s);
+    ok(rc == 0 && find_group() && n_join == hier && n_leave == hier,
+       "self move: a join and a leave fd per hierarchy (%d, %d of %d)", n_join, n_leave, hier);
+    if (rc < 0 || n_join != hier || n_leave != hier) {
+        skip(4, err.msg);
+        return;
     }
-    kill(a.pid, SIGKILL);
-    wait_status(a.pid);
-    close(a.go);
-    close(b.go);
+    int in[2], out[2];
+    if (pipe(in) < 0 || pipe(out) < 0)
+        diag("pipe: %s", strerror(errno));
+    result_fd = n_join;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        for (int i = 0; i < n_join + n_leave; i++)
+            dup2(fds[i], 3 + i);
+        body_join_leave();
+    }
+    for (int i = 0; i < n_join + n_leave; i++)
+        close(fds[i]);
+    close(in[0]);
+    close(out[1]);
+    char c = 0;
+    bool joined = true, left = true, has;
+    if (write(in[1], "g", 1) != 1 || read(out[0], &c, 1) != 1 || c != 'j')
+        diag("the child did not join (%c)", c);
+    for (int s = 0; s < 4; s++)
+        if (distinct(s))
+            joined &= procs(group[s], pid, &has) == 1 && has;
+    ok(joined, "self move: the process is in the group in every hierarchy");
+    ok(rt_cgroup_try_remove(cg) == -1 && !all_gone(), "try_remove: a busy group stays");
+    if (write(in[1], "g", 1) != 1 || read(out[0], &c, 1) != 1 || c != 'l')
+        diag("the child did not leave (%c)", c);
+    for (int s = 0; s < 4; s++)
+        if (distinct(s))
+            left &= procs(info->parent[s], pid, &has) >= 1 && has;
+    ok(left && rt_cgroup_try_remove(cg) == 0 && all_gone() && kill(pid, 0) == 0,
+       "self move: out again, and the group is removed while the process lives");
+    ok(rt_cgroup_destroy(cg, &err) == 0, "destroy afterwards has nothing to do (%s)", err.msg);
+    if (write(in[1], "g", 1) != 1)
+        diag("ending the child: %s", strerror(errno));
+    wait_status(pid);
+    close(in[1]);
+    close(out[0]);
+    result_fd = -1;
 }
 
 static void test_create_fails(void)
@@ -753,7 +794,7 @@ int main(int argc, char **argv)
         }
         test_pids_kill();
         test_destroy_busy();
-        test_release();
+        test_self_move();
         test_create_fails();
         test_sweep();
         test_prestart();
