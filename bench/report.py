@@ -12,7 +12,8 @@ import json
 import os
 import sys
 
-WORKLOADS = [("true", "/bin/true"), ("python", "/usr/bin/python3 -c pass")]
+WORKLOADS = [("true", "/bin/true"), ("python", "/usr/bin/python3 -c pass"),
+             ("cold", "/bin/true, each run alone after a rest (COLD_GAP)")]
 ORDER = ["bare", "bwrap", "sbx", "sbx-unconf", "docker"]
 
 

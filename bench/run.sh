@@ -9,7 +9,8 @@
 # Run it through `make bench` (which builds build/sbx, build/sandboxd, build/bench/stages
 # and build/bench/load first);
 # build/sbx is copied to build/bench/sbx and that copy is what gets timed.
-# Knobs (environment): WARMUP, TRUE_RUNS, PY_RUNS, DOCKER_WARMUP, DOCKER_RUNS,
+# Knobs (environment): WARMUP, TRUE_RUNS, PY_RUNS, COLD_RUNS, COLD_GAP (seconds of
+# rest before each run of the "cold" workload), DOCKER_WARMUP, DOCKER_RUNS,
 # STAGE_ROUNDS, SBX_BENCH_DOCKER_IMAGE (an image to use instead of searching),
 # SBX_BENCH_NO_DOCKER=1 (skip docker even when it is up), SBX_BENCH_NO_DAEMON=1 (skip
 # the daemon benchmark), DAEMON_* (see bench/daemon.sh), SBX_BENCH_NO_WORKFLOWS=1
@@ -26,6 +27,8 @@ STAGES=build/bench/stages
 WARMUP=${WARMUP:-20}
 TRUE_RUNS=${TRUE_RUNS:-200}
 PY_RUNS=${PY_RUNS:-50}
+COLD_RUNS=${COLD_RUNS:-20}
+COLD_GAP=${COLD_GAP:-0.25}
 DOCKER_WARMUP=${DOCKER_WARMUP:-3}
 DOCKER_RUNS=${DOCKER_RUNS:-20}
 STAGE_ROUNDS=${STAGE_ROUNDS:-300}
@@ -111,7 +114,8 @@ docker_image_for() {
 }
 
 # ---- one workload: bare, bwrap, sbx in one hyperfine run; docker in a shorter one ----
-# bench_workload LABEL RUNS CMD...
+# bench_workload LABEL RUNS CMD...; HF_EXTRA: more hyperfine options (an array)
+HF_EXTRA=()
 bench_workload() {
     local label=$1 runs=$2
     shift 2
@@ -127,7 +131,7 @@ bench_workload() {
         sbx-unconf "$SBX run --seccomp unconfined -- $cmd" >"$OUT/$label.commands"
     # hyperfine's own warnings (outliers on a noisy box) go to the log; the
     # medians below are the robust numbers.
-    if ! hyperfine -N --style none --warmup "$WARMUP" --runs "$runs" \
+    if ! hyperfine -N --style none --warmup "$WARMUP" --runs "$runs" "${HF_EXTRA[@]}" \
         --export-json "$OUT/$label.json" \
         -n bare "$cmd" \
         -n bwrap "$BWRAP $cmd" \
@@ -139,6 +143,10 @@ bench_workload() {
 
     if [[ -n $docker_reason ]]; then
         echo "$docker_reason" >"$OUT/docker-$label.skip"
+        return 0
+    fi
+    if [[ ${#HF_EXTRA[@]} -gt 0 ]]; then
+        echo "measured only back to back" >"$OUT/docker-$label.skip"
         return 0
     fi
     if ! docker_image_for "$@"; then
@@ -171,6 +179,14 @@ bench_workload true "$TRUE_RUNS" /bin/true
 # /usr/bin/python3, not whatever python3 PATH finds first (a pyenv shim, say):
 # the sandboxes only see /usr, and all three must run the same interpreter.
 bench_workload python "$PY_RUNS" /usr/bin/python3 -c pass
+# The same /bin/true, each run alone after a rest: what one `sbx run` from a shell
+# or an agent costs. Back to back, work that one run leaves warm for the next
+# (kernel state such as an RCU-synchronised lock's fast path) hides costs that
+# a lone run pays: a cgroup move once cost 8 to 16 ms here and only this showed it.
+HF_EXTRA=(--prepare "sleep $COLD_GAP")
+WARMUP_SAVED=$WARMUP WARMUP=2
+bench_workload cold "$COLD_RUNS" /bin/true
+WARMUP=$WARMUP_SAVED HF_EXTRA=()
 
 echo "== stage breakdown: $STAGES -n $STAGE_ROUNDS"
 "$STAGES" -n "$STAGE_ROUNDS" -S "$SBX" -j "$OUT/stages.json" >"$OUT/stages.txt" ||
