@@ -70,6 +70,7 @@ struct step {
     char *approval_comment;
     double usd, cpu_s;
     unsigned attempt_base;      /* attempts numbered before the latest retry */
+    bool dirty;                 /* changed since it was last written */
 };
 
 struct run {                    /* a workflow that has not ended */
@@ -89,6 +90,9 @@ struct run {                    /* a workflow that has not ended */
     json_t *ctx;                /* template context: inputs, steps */
     char dir[PATH_MAX];         /* <state>/workflows/<id> */
     struct run *next;
+    bool state_dirty;           /* its row changed since it was last written */
+    bool listed_dirty;          /* on the engine's dirty list */
+    struct run *next_dirty;
 };
 
 struct attempt {
@@ -102,6 +106,11 @@ struct attempt {
     rt_result res;
     int rc;
     rt_error err;
+    /* What the step left in its directory ($SBX_OUTPUT, $SBX_COSTS), read by
+     * the attempt's thread; problem: why they could not be read. */
+    json_t *values, *reported;
+    double reported_usd;
+    char *problem;
     int64_t started_ms;
     pthread_t thread;
     struct attempt *next_done;
@@ -129,6 +138,7 @@ struct orch_engine {
     unsigned gen_waiters;       /* in orch_engine_wait_event */
     struct watcher *watchers;
     struct run *runs;           /* active, oldest first */
+    struct run *dirty;          /* runs with rows to write before the commit */
     struct attempt *done;
     unsigned running;
     bool stopping;
@@ -184,10 +194,15 @@ static void log_store_error(const char *what, const rt_error *err)
     fprintf(stderr, "%s: workflow store: %s: %s\n", program_invocation_short_name, what, err->msg);
 }
 
-/* The store's writes of one piece of scheduling (an attempt's end, a
- * workflow's round) go in one transaction, opened at the first write and
- * committed before the engine's lock is released. Submissions wait for at most
- * one such piece, not for a whole round. */
+/* The store's writes of one pass of the scheduler (the attempts that ended,
+ * then every workflow moved on) go in one transaction, opened at the first
+ * write and committed before the engine's lock is released: one commit per
+ * pass. A step's or a workflow's row is written once per transaction, when it
+ * commits, however often it changed in it (save_step and save_run mark it).
+ * The file work of a step is kept out of transactions (its attempt's
+ * directory is made, read and removed by the attempt's thread, the workspace
+ * is made between two transactions), so that submissions, which wait for the
+ * store, wait for little file system work. */
 static void tx_need(orch_engine *e)
 {
     rt_error err;
@@ -199,9 +214,12 @@ static void tx_need(orch_engine *e)
         log_store_error("starting a transaction", &err);
 }
 
+static void flush_dirty(orch_engine *e);
+
 static void tx_end(orch_engine *e)
 {
     rt_error err;
+    flush_dirty(e);
     if (!e->tx_open)
         return;
     e->tx_open = false;
@@ -295,56 +313,93 @@ static json_t *run_state_json(const struct run *r)
     return j;
 }
 
+static void list_dirty(orch_engine *e, struct run *r)
+{
+    if (r->listed_dirty)
+        return;
+    r->listed_dirty = true;
+    r->next_dirty = e->dirty;
+    e->dirty = r;
+}
+
+/* Step i's row is written when the transaction commits (tx_end). */
 static void save_step(orch_engine *e, struct run *r, size_t i)
 {
-    rt_error err;
-    json_t *st = step_state_json(r, i);
-    tx_need(e);
-    if (!st || orch_store_step_put(e->cfg.store, r->id, (unsigned)i, st, &err) < 0)
-        log_store_error("saving a step", st ? &err : &(rt_error){ENOMEM, "out of memory"});
-    json_decref(st);
+    r->steps[i].dirty = true;
+    list_dirty(e, r);
 }
 
 static void save_run(orch_engine *e, struct run *r)
 {
-    rt_error err;
-    json_t *st = run_state_json(r);
-    tx_need(e);
-    if (!st || orch_store_workflow_update(e->cfg.store, r->id, r->status, st, &err) < 0)
-        log_store_error("saving a workflow", st ? &err : &(rt_error){ENOMEM, "out of memory"});
-    json_decref(st);
+    r->state_dirty = true;
+    list_dirty(e, r);
 }
 
-static struct run *find_run(orch_engine *e, const char *id);
+/* Writes r's changed rows and takes it off the dirty list. */
+static void flush_run(orch_engine *e, struct run *r)
+{
+    rt_error err;
+    if (!r->listed_dirty)
+        return;
+    tx_need(e);
+    for (size_t i = 0; i < r->wf->n_steps; i++) {
+        if (!r->steps[i].dirty)
+            continue;
+        r->steps[i].dirty = false;
+        json_t *st = step_state_json(r, i);
+        if (!st || orch_store_step_put(e->cfg.store, r->id, (unsigned)i, st, &err) < 0)
+            log_store_error("saving a step", st ? &err : &(rt_error){ENOMEM, "out of memory"});
+        json_decref(st);
+    }
+    if (r->state_dirty) {
+        r->state_dirty = false;
+        json_t *st = run_state_json(r);
+        if (!st || orch_store_workflow_update(e->cfg.store, r->id, r->status, st, &err) < 0)
+            log_store_error("saving a workflow", st ? &err : &(rt_error){ENOMEM, "out of memory"});
+        json_decref(st);
+    }
+    for (struct run **p = &e->dirty; *p; p = &(*p)->next_dirty)
+        if (*p == r) {
+            *p = r->next_dirty;
+            break;
+        }
+    r->listed_dirty = false;
+}
 
-/* Tells of an event stored as seq: the caller's hook, the run's latest (r,
- * when the workflow is active), and whoever follows the workflow's events. */
-static void announce(orch_engine *e, struct run *r, const char *wf, int64_t seq, const json_t *ev)
+static void flush_dirty(orch_engine *e)
+{
+    while (e->dirty)
+        flush_run(e, e->dirty);
+}
+
+/* Tells of an event stored as seq: the caller's hook, the run's latest, and
+ * whoever follows the workflow's events. */
+static void announce(orch_engine *e, struct run *r, int64_t seq, const json_t *ev)
 {
     if (e->cfg.on_event)
-        e->cfg.on_event(e->cfg.on_event_ctx, wf, seq, ev);
-    if (r && seq > r->last_seq)
+        e->cfg.on_event(e->cfg.on_event_ctx, r->id, seq, ev);
+    if (seq > r->last_seq)
         r->last_seq = seq;
     e->event_gen++;
     if (e->gen_waiters)
         pthread_cond_broadcast(&e->events);
     for (struct watcher *w = e->watchers; w; w = w->next)
-        if (strcmp(w->id, wf) == 0)
+        if (strcmp(w->id, r->id) == 0)
             pthread_cond_signal(&w->cond);
 }
 
-/* Stores ev (stolen) and announces it. */
-static void emit(orch_engine *e, const char *wf, json_t *ev)
+/* Stores ev (stolen), an event of r, and announces it. */
+static void emit(orch_engine *e, struct run *r, json_t *ev)
 {
     rt_error err;
     int64_t seq = 0;
     if (!ev)
         return;
     tx_need(e);
-    if (orch_store_event_append(e->cfg.store, wf, ev, &seq, &err) < 0)
+    if (orch_store_event_append(e->cfg.store, r->id, ev, &seq, &err) < 0)
         log_store_error("appending an event", &err);
     else
-        announce(e, find_run(e, wf), wf, seq, ev);
+        announce(e, r, seq, ev);
     json_decref(ev);
 }
 
@@ -367,7 +422,7 @@ static void step_event(orch_engine *e, struct run *r, size_t i)
         json_object_set_new(ev, "cost", cost_json(s->usd, s->cpu_s));
     if (s->approval == AP_WAITING)
         json_object_set_new(ev, "approval", json_string("waiting"));
-    emit(e, r->id, ev);
+    emit(e, r, ev);
 }
 
 static json_t *run_event_json(const struct run *r)
@@ -387,7 +442,7 @@ static json_t *run_event_json(const struct run *r)
 
 static void run_event(orch_engine *e, struct run *r)
 {
-    emit(e, r->id, run_event_json(r));
+    emit(e, r, run_event_json(r));
 }
 
 static void step_changed(orch_engine *e, struct run *r, size_t i)
@@ -515,11 +570,10 @@ static int remove_run_dirs(const char *dir, rt_error *err)
     return orch_remove_tree(dir, err);
 }
 
-/* The attempt's own directory, bound at /run/sbx: $SBX_OUTPUT, $SBX_COSTS and
- * a code step's source. Owned by the sandbox user. */
+/* The attempt's own directory (a->dir), bound at /run/sbx: $SBX_OUTPUT,
+ * $SBX_COSTS and a code step's source. Owned by the sandbox user. */
 static int make_attempt_dir(struct attempt *a, rt_error *err)
 {
-    snprintf(a->dir, sizeof a->dir, "%s/runs/%zu.%zu.%u", a->r->dir, a->step, a->item, a->no);
     if (orch_remove_tree(a->dir, err) < 0)
         return -1;
     if (mkdir(a->dir, 0700) < 0)
@@ -687,11 +741,25 @@ fail:
     return NULL;
 }
 
+static int read_step_files(const struct attempt *a, json_t **values, json_t **costs,
+                           double *usd, rt_error *err);
+
+/* The attempt's thread: its directory's file work (made, read, removed) is
+ * done here, not by the scheduler, which holds the engine's lock. */
 static void *attempt_main(void *arg)
 {
     struct attempt *a = arg;
     orch_engine *e = a->e;
-    a->rc = e->cfg.exec.run(e->cfg.exec.ctx, &a->spec, &a->stop, &a->res, &a->err);
+    rt_error err;
+    if (make_attempt_dir(a, &a->err) < 0 || move_code(a, &a->err) < 0) {
+        rt_result_init(&a->res, a->spec.limits.output_bytes);
+        a->rc = -1;
+    } else {
+        a->rc = e->cfg.exec.run(e->cfg.exec.ctx, &a->spec, &a->stop, &a->res, &a->err);
+        if (read_step_files(a, &a->values, &a->reported, &a->reported_usd, &err) < 0)
+            a->problem = strdup(err.msg);
+    }
+    orch_remove_tree(a->dir, &err);
     pthread_mutex_lock(&e->lock);
     a->next_done = e->done;
     e->done = a;
@@ -704,6 +772,9 @@ static void attempt_free(struct attempt *a)
 {
     rt_spec_free(&a->spec);
     rt_result_free(&a->res);
+    json_decref(a->values);
+    json_decref(a->reported);
+    free(a->problem);
     free(a);
 }
 
@@ -748,17 +819,16 @@ static void start_attempt(orch_engine *e, struct run *r, size_t i, size_t k)
         item_fail(it, "error", "out of memory");
         return;
     }
-    tx_end(e);   /* what comes first touches files, not the store */
     rt_spec_init(&a->spec);
     a->e = e;
     a->r = r;
     a->step = i;
     a->item = k;
     a->no = s->attempt_base + ++it->attempts;
+    snprintf(a->dir, sizeof a->dir, "%s/runs/%zu.%zu.%u", r->dir, i, k, a->no);
     set_item(r, s, k);
     if (!(req = attempt_request(r, i, k, a->no, &err)) ||
-        e->cfg.exec.build(e->cfg.exec.ctx, req, &a->spec, &err) < 0 ||
-        make_attempt_dir(a, &err) < 0 || move_code(a, &err) < 0) {
+        e->cfg.exec.build(e->cfg.exec.ctx, req, &a->spec, &err) < 0) {
         item_fail(it, req ? "error" : NULL, err.msg);
         goto fail;
     }
@@ -794,14 +864,10 @@ static void start_attempt(orch_engine *e, struct run *r, size_t i, size_t k)
     r->running++;
     e->running++;
     save_step(e, r, i);
-    emit(e, r->id, attempt_event(r, i, k, a->no, "running"));
+    emit(e, r, attempt_event(r, i, k, a->no, "running"));
     return;
 fail:
     json_decref(req);
-    if (a->dir[0]) {
-        rt_error ignored;
-        orch_remove_tree(a->dir, &ignored);
-    }
     attempt_free(a);
     save_step(e, r, i);
 }
@@ -1021,11 +1087,12 @@ static void handle_done(orch_engine *e, struct attempt *a)
     struct step *s = &r->steps[a->step];
     struct item *it = &s->items[a->item];
     const orch_step *st = &r->wf->steps[a->step];
-    rt_error err, ignored;
-    json_t *values = NULL, *reported = NULL, *outputs = NULL;
-    double reported_usd = 0, usd = 0;
-    char *problem = NULL;
+    rt_error err;
+    json_t *outputs = NULL;
+    double usd = 0;
+    char *problem = a->problem;   /* the thread's, or ours from here on */
 
+    a->problem = NULL;
     pthread_join(a->thread, NULL);
     r->running--;
     e->running--;
@@ -1037,25 +1104,23 @@ static void handle_done(orch_engine *e, struct attempt *a)
         rt_result_set_error(&a->res, a->err.msg);
     json_t *row = json_pack("{s:s,s:I,s:I}", "status", "interrupted", "started_ms",
                             (json_int_t)a->started_ms, "finished_ms", (json_int_t)end);
+    tx_need(e);
     if (atomic_load(&a->stop) == HALT_SHUTDOWN) {
         /* The item stays running in the store: the next start resumes it. */
         if (row && orch_store_attempt_put(e->cfg.store, r->id, (unsigned)a->step,
                                           (unsigned)a->item, a->no, row, &err) < 0)
             log_store_error("saving an attempt", &err);
         json_decref(row);
-        orch_remove_tree(a->dir, &ignored);
+        free(problem);
         attempt_free(a);
         return;
     }
     json_t *result = rt_result_to_json(&a->res);
-    if (read_step_files(a, &values, &reported, &reported_usd, &err) < 0)
-        problem = strdup(err.msg);
-    orch_remove_tree(a->dir, &ignored);
     json_t *priced = orch_prices_apply(&e->cfg.prices, &a->res.usage, &usd);
     double cpu_s = (a->res.usage.cpu_user_ms + a->res.usage.cpu_sys_ms) / 1000.0;
-    usd += reported_usd;
-    if (priced && reported)
-        json_array_extend(priced, reported);
+    usd += a->reported_usd;
+    if (priced && a->reported)
+        json_array_extend(priced, a->reported);
     if (result)
         json_object_set_new(result, "cost", json_pack("{s:f,s:o}", "usd", usd, "items",
                                                       priced ? priced : json_array()));
@@ -1068,7 +1133,7 @@ static void handle_done(orch_engine *e, struct attempt *a)
 
     rt_status status = a->res.status;
     if (status == RT_STATUS_OK && !problem &&
-        !(outputs = collect_outputs(r, a->step, a, values, &err)))
+        !(outputs = collect_outputs(r, a->step, a, a->values, &err)))
         problem = strdup(err.msg);
     if (problem && result)
         json_object_set_new(result, "step_error", json_string(problem));
@@ -1121,10 +1186,8 @@ static void handle_done(orch_engine *e, struct attempt *a)
             it->st = IT_FAILED;
         }
     }
-    emit(e, r->id, ev);
+    emit(e, r, ev);
     json_decref(outputs);
-    json_decref(values);
-    json_decref(reported);
     json_decref(result);
     json_decref(row);
     free(problem);
@@ -1227,6 +1290,7 @@ static void finish_run(orch_engine *e, struct run *r)
     r->status = r->stopping ? by_reason[r->stopping] : failed ? "failed" : "succeeded";
     r->finished_ms = now_ms();
     run_changed(e, r);
+    flush_run(e, r);   /* its rows are written before it is freed */
     for (struct run **p = &e->runs; *p; p = &(*p)->next)
         if (*p == r) {
             *p = r->next;
@@ -1365,7 +1429,8 @@ static void advance(orch_engine *e, struct run *r, int64_t *next)
             return;
         char err_dirs[RT_ERROR_MAX];
         rt_error err;
-        int dirs = make_run_dirs(e, r, &err);   /* before the store is locked */
+        tx_end(e);   /* the workspace is made outside a transaction */
+        int dirs = make_run_dirs(e, r, &err);
         r->status = "running";
         r->started_ms = now;
         r->deadline = now + (int64_t)r->wf->timeout_ms;
@@ -1444,15 +1509,14 @@ static void *scheduler_main(void *arg)
             struct attempt *a = e->done;
             e->done = a->next_done;
             handle_done(e, a);
-            tx_end(e);
         }
         int64_t next = INT64_MAX;
         if (!e->stopping)
             for (struct run *r = e->runs, *n; r; r = n) {
                 n = r->next;
                 advance(e, r, &next);
-                tx_end(e);
             }
+        tx_end(e);
         if (e->stopping && e->running == 0 && !e->done)
             break;
         if (e->done)
@@ -1569,7 +1633,7 @@ static void resume_item(orch_engine *e, struct run *r, size_t i, size_t k)
     json_t *ev = attempt_event(r, i, k, r->steps[i].attempt_base + it->attempts, "interrupted");
     if (ev)
         json_object_set_new(ev, "error", json_string(msg));
-    emit(e, r->id, ev);
+    emit(e, r, ev);
 }
 
 /* Steps that did not end ok start over; ok ones keep their results. */
@@ -1696,7 +1760,7 @@ static void adopt_inbox(orch_engine *e)
     for (; r; r = r->next) {
         json_t *ev = run_event_json(r);
         if (ev)
-            announce(e, r, r->id, r->last_seq, ev);
+            announce(e, r, r->last_seq, ev);
         json_decref(ev);
     }
 }
@@ -2150,7 +2214,7 @@ int orch_engine_retry(orch_engine *e, const char *id, rt_error *err)
                 save_run(e, r);
                 json_t *ev = json_pack("{s:s,s:s,s:I}", "type", "workflow", "status", "queued",
                                        "run", (json_int_t)r->runs);
-                emit(e, r->id, ev);
+                emit(e, r, ev);
                 add_run(e, r);
                 rc = 0;
             }
@@ -2199,7 +2263,7 @@ int orch_engine_approve(orch_engine *e, const char *id, const char *step, bool a
                                approve ? "approved" : "rejected");
         if (ev && comment)
             json_object_set_new(ev, "comment", json_string(comment));
-        emit(e, r->id, ev);
+        emit(e, r, ev);
         if (!approve)
             step_event(e, r, (size_t)i);
         wake(e);

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,8 +95,8 @@ enum q {
     Q_ATTEMPT_PUT,
     Q_ATTEMPTS,
     Q_ATTEMPTS_INTERRUPT,
-    Q_EVENT_APPEND,
-    Q_EVENT_FIRST,
+    Q_EVENT_LAST,
+    Q_EVENT_INSERT,
     Q_EVENTS,
     Q_COUNT
 };
@@ -150,14 +151,14 @@ static const struct {
     [Q_ATTEMPTS_INTERRUPT] = {"UPDATE attempts SET status = 'interrupted', finished_ms = ?2"
                               " WHERE wf = ?1 AND status = 'running'",
                               ""},
-    /* The next number is found and used in one statement, under the store's
-     * lock: no two events of a workflow get the same one. */
-    [Q_EVENT_APPEND] = {"INSERT INTO events (wf, seq, time_ms, event)"
-                        " SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3 FROM events WHERE wf = ?1"
-                        " RETURNING seq",
-                        "i"},
-    /* A new workflow's first event: there is no number before it to look up. */
-    [Q_EVENT_FIRST] = {"INSERT INTO events (wf, seq, time_ms, event) VALUES (?1, 1, ?2, ?3)", ""},
+    /* An event's number is the last one + 1, looked up and used under the
+     * store's lock: no two events of a workflow get the same one. Two plain
+     * statements: one INSERT ... SELECT from the same table (or RETURNING)
+     * makes SQLite build a temporary table on every call. A new workflow's
+     * first event is 1, with nothing to look up. */
+    [Q_EVENT_LAST] = {"SELECT coalesce(max(seq), 0) FROM events WHERE wf = ?1", "i"},
+    [Q_EVENT_INSERT] = {"INSERT INTO events (wf, seq, time_ms, event) VALUES (?1, ?2, ?3, ?4)",
+                        ""},
     [Q_EVENTS] = {"SELECT seq, time_ms, event FROM events WHERE wf = ?1 AND seq > ?2"
                   " ORDER BY seq LIMIT ?3",
                   "iij"},
@@ -181,6 +182,7 @@ struct orch_store {
     pthread_mutex_t lock;
     bool lock_ready;
     bool in_tx; /* between begin and commit/rollback, which hold the lock */
+    atomic_uint_fast64_t commits;
     sqlite3_stmt *q[Q_COUNT];
     /* Checkpoints (which fsync) run on a connection and thread of their own, so
      * that a commit never waits for one while holding the lock. */
@@ -488,6 +490,18 @@ static int pragma(orch_store *s, const char *set, const char *get, const char *w
     return 0;
 }
 
+static int count_commit(void *arg)
+{
+    orch_store *s = arg;
+    atomic_fetch_add(&s->commits, 1);
+    return 0; /* 0 lets the commit go on */
+}
+
+uint64_t orch_store_commits(orch_store *s)
+{
+    return atomic_load(&s->commits);
+}
+
 static int connect_db(orch_store *s, rt_error *err)
 {
     int rc = sqlite3_open_v2(s->path, &s->db,
@@ -502,6 +516,7 @@ static int connect_db(orch_store *s, rt_error *err)
         rc = sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     if (rc != SQLITE_OK)
         return db_fail(s, err, rc, "opening the store");
+    sqlite3_commit_hook(s->db, count_commit, s);
     /* The first to read the file: a file that is not SQLite fails here, with
      * "file is not a database" and the path. */
     if (pragma(s, "PRAGMA journal_mode=WAL", "PRAGMA journal_mode", "wal", err) < 0 ||
@@ -775,6 +790,24 @@ static int find_key(orch_store *s, const char *key, char existing[ORCH_STORE_ID_
     return 1;
 }
 
+/* A write's failure; the foreign key fails when there is no such workflow. */
+static int write_fail(orch_store *s, rt_error *err, int rc, const char *what)
+{
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+        return no_workflow(err, what);
+    return db_fail(s, err, rc, "%s", what);
+}
+
+/* Inserts event number seq of wf (text: its JSON), with the lock held. */
+static int insert_event(orch_store *s, const char *wf, int64_t seq, const char *text,
+                        const char *what, rt_error *err)
+{
+    STMT q = s->q[Q_EVENT_INSERT];
+    int rc = bind_text(q, 1, wf) ?: bind_int(q, 2, seq) ?: bind_int(q, 3, now_ms()) ?:
+             bind_text(q, 4, text) ?: step_done(q);
+    return rc == SQLITE_OK ? 0 : write_fail(s, err, rc, what);
+}
+
 /* A workflow's row as it is inserted: checked and its documents encoded
  * before the lock is taken. The strings point into the caller's row. */
 struct new_row {
@@ -837,11 +870,10 @@ static int insert_row(orch_store *s, const struct new_row *w, char existing[ORCH
         return db_fail(s, err, rc, "saving workflow %s", w->id);
     if (!w->event)
         return 0;
-    STMT first = s->q[Q_EVENT_FIRST];
-    rc = bind_text(first, 1, w->id) ?: bind_int(first, 2, now_ms()) ?:
-         bind_text(first, 3, w->event) ?: step_done(first);
-    if (rc != SQLITE_OK)
-        return db_fail(s, err, rc, "saving the first event of %s", w->id);
+    char what[WHAT];
+    snprintf(what, sizeof what, "saving the first event of %s", w->id);
+    if (insert_event(s, w->id, 1, w->event, what, err) < 0)
+        return -1;
     if (seq)
         *seq = 1;
     return 0;
@@ -1130,14 +1162,6 @@ int orch_store_workflow_delete(orch_store *s, const char *id, rt_error *err)
 
 /* ---- steps, attempts, events --------------------------------------------------- */
 
-/* A write's failure; the foreign key fails when there is no such workflow. */
-static int write_fail(orch_store *s, rt_error *err, int rc, const char *what)
-{
-    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-        return no_workflow(err, what);
-    return db_fail(s, err, rc, "%s", what);
-}
-
 int orch_store_step_put(orch_store *s, const char *wf, unsigned index, const json_t *state,
                         rt_error *err)
 {
@@ -1225,6 +1249,22 @@ int orch_store_attempts_interrupt(orch_store *s, const char *wf, rt_error *err)
     return sqlite3_changes(s->db);
 }
 
+/* The number of wf's last event (0 when none) into *seq, with the lock held;
+ * the statement is reset before the insert that follows, so that outside a
+ * transaction the insert commits on its own. */
+static int last_event(orch_store *s, const char *wf, int64_t *seq, const char *what,
+                      rt_error *err)
+{
+    STMT q = s->q[Q_EVENT_LAST];
+    int rc = bind_text(q, 1, wf);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW)
+        return db_fail(s, err, rc, "%s", what);
+    *seq = sqlite3_column_int64(q, 0);
+    return 0;
+}
+
 int orch_store_event_append(orch_store *s, const char *wf, const json_t *event, int64_t *seq,
                             rt_error *err)
 {
@@ -1238,14 +1278,12 @@ int orch_store_event_append(orch_store *s, const char *wf, const json_t *event, 
         return rt_error_set(err, ENOMEM, "%s", what);
 
     LOCKED(s);
-    STMT q = s->q[Q_EVENT_APPEND];
-    int rc = bind_text(q, 1, wf) ?: bind_int(q, 2, now_ms()) ?: bind_text(q, 3, text);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        int64_t n = sqlite3_column_int64(q, 0);
-        if ((rc = step_done(q)) == SQLITE_OK && seq)
-            *seq = n;
-    }
-    return rc == SQLITE_OK ? 0 : write_fail(s, err, rc, what);
+    int64_t n = 0;
+    if (last_event(s, wf, &n, what, err) < 0 || insert_event(s, wf, n + 1, text, what, err) < 0)
+        return -1;
+    if (seq)
+        *seq = n + 1;
+    return 0;
 }
 
 json_t *orch_store_events(orch_store *s, const char *wf, int64_t after, unsigned limit,

@@ -26,6 +26,10 @@ typedef struct orch_store orch_store;
 int orch_store_open(const char *path, orch_store **out, rt_error *err);
 void orch_store_close(orch_store *s);
 
+/* Transactions committed on the store's connection so far, explicit or not
+ * (each is a write to the WAL): what a piece of work costs the store. */
+uint64_t orch_store_commits(orch_store *s);
+
 /* Groups the calls between them into one transaction (one commit, one write
  * to the WAL). Not nested. rollback is for error paths and cannot fail. */
 int orch_store_begin(orch_store *s, rt_error *err);

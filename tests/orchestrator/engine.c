@@ -29,12 +29,13 @@ static orch_local local;
 
 static char *const sh_command[] = {"sh", "main.sh", NULL};
 
+/* sh, and nested: sh with its file in a directory (which steps refuse). */
 static int sh_language(void *ctx, const char *name, orch_language *out, rt_error *err)
 {
     (void)ctx;
-    if (strcmp(name, "sh") != 0)
+    if (strcmp(name, "sh") != 0 && strcmp(name, "nested") != 0)
         return rt_error_set(err, 0, "language: \"%s\" is not defined here", name);
-    out->file = "main.sh";
+    out->file = strcmp(name, "sh") == 0 ? "main.sh" : "src/main.sh";
     out->command = sh_command;
     out->limits = NULL;
     return 0;
@@ -235,6 +236,29 @@ static void test_fan_out(void)
                NULL);
     is_str(at(r, "steps.a.status"), "failed", "for_each over a string fails the step");
     is_str(at(r, "steps.a.error"), "for_each: gave a string, not an array", "... saying why");
+    json_decref(r);
+}
+
+/* The store's cost of a chain of ten steps: each step's end and the next
+ * one's start are written in one transaction (one commit), not one per row. */
+static void test_commits_per_step(void)
+{
+    char doc[2048];
+    size_t o = (size_t)snprintf(doc, sizeof doc, "{`name`: `chain`, `steps`: [");
+    for (int i = 0; i < 10; i++) {
+        char needs[32] = "";
+        if (i)
+            snprintf(needs, sizeof needs, ", `needs`: [`s%d`]", i - 1);
+        o += (size_t)snprintf(doc + o, sizeof doc - o, "%s{`id`: `s%d`, `run`: `true`%s}",
+                              i ? ", " : "", i, needs);
+    }
+    snprintf(doc + o, sizeof doc - o, "]}");
+    uint64_t before = orch_store_commits(store);
+    json_t *r = run_wf(doc, NULL);
+    uint64_t commits = orch_store_commits(store) - before;
+    is_str(at(r, "status"), "succeeded", "a chain of ten steps succeeds");
+    ok(commits >= 10 && commits <= 14, "... in 10 to 14 commits, about one per step (%llu)",
+       (unsigned long long)commits);
     json_decref(r);
 }
 
@@ -542,6 +566,17 @@ static void test_outputs_hostile(void)
     is_str(at(r, "steps.a.outputs.o"), "from code\n/workspace\n",
            "a code step runs in /workspace");
     json_decref(r);
+
+    /* The attempt's directory is made by its thread: a failure there is the
+     * attempt's error, in its history. */
+    r = run_wf("{`name`: `nested`, `steps`: [{`id`: `a`, `language`: `nested`,"
+               " `code`: `true`}]}",
+               NULL);
+    is_str(at(r, "steps.a.sandbox_status"), "error", "a code file the step cannot place");
+    ok(strstr(at(r, "steps.a.error"), "is in a directory") != NULL, "... says why (%s)",
+       at(r, "steps.a.error"));
+    is_str(at(r, "steps.a.history[0].status"), "error", "... as its attempt's status");
+    json_decref(r);
 }
 
 static void test_validation(void)
@@ -682,6 +717,7 @@ int main(void)
 
     test_pipeline();
     test_fan_out();
+    test_commits_per_step();
     test_parallel_limit();
     test_queued_until_room();
     test_conditions();

@@ -676,15 +676,19 @@ static void test_transactions(orch_store *s)
     json_t *state = load("{`x`: 1}");
     json_t *got;
 
+    uint64_t commits = orch_store_commits(s);
     is_int(orch_store_begin(s, &err), 0, "begin");
     is_int(insert(s, "wf_tx1", "queued", NULL, NULL, &err), 0, "insert in it");
     is_int(orch_store_step_put(s, "wf_tx1", 0, state, &err), 0, "step in it");
     is_int(raw_int(path, "SELECT count(*) FROM workflows WHERE id = 'wf_tx1'"), 0,
            "another connection does not see it yet");
     is_int(orch_store_commit(s, &err), 0, "commit");
+    is_int((long long)(orch_store_commits(s) - commits), 1, "one commit counted for the two rows");
     is_str(rows_of("wf_tx1"), "1,0,0", "now it sees the step");
     is_int(raw_int(path, "SELECT count(*) FROM workflows WHERE id = 'wf_tx1'"), 1,
            "and the workflow");
+    orch_store_workflow_update(s, "wf_tx1", "queued", NULL, &err);
+    is_int((long long)(orch_store_commits(s) - commits), 2, "a write outside one counts too");
 
     is_int(orch_store_begin(s, &err), 0, "begin");
     insert(s, "wf_tx2", "queued", NULL, NULL, &err);
