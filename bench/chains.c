@@ -8,6 +8,8 @@
  *   --mode exec       S times POST /v1/exec {"command":["true"]}, one after the
  *                     other; each answer must be 200 with status "ok";
  *   --mode workflows  POST /v1/workflows with a workflow of S steps, each
+ *                     {"command": ["true"]} (the sandbox the exec side runs,
+ *                     not "run": "true", which adds a shell) and each
  *                     needing the one before (timed: the submission latency;
  *                     201 expected), then GET .../events, which ends with the
  *                     workflow, then GET the workflow (it must have succeeded)
@@ -176,7 +178,7 @@ static char *chain_body(long steps)
         char id[32], prev[32];
         snprintf(id, sizeof id, "s%ld", i);
         snprintf(prev, sizeof prev, "s%ld", i - 1);
-        json_t *step = json_pack("{s:s, s:s}", "id", id, "run", "true");
+        json_t *step = json_pack("{s:s, s:[s]}", "id", id, "command", "true");
         if (i)
             json_object_set_new(step, "needs", json_pack("[s]", prev));
         json_array_append_new(list, step);
