@@ -840,6 +840,8 @@ static void start_attempt(orch_engine *e, struct run *r, size_t i, size_t k)
         item_fail(it, "error", "out of memory");
         goto fail;
     }
+    /* /run/sbx is the same in every attempt: the root can be a prepared one. */
+    a->spec.fixed_mounts = true;
     cap_cpu(r, &a->spec);
     a->started_ms = now_ms();
     json_t *row = json_pack("{s:s,s:I,s:n,s:n}", "status", "running", "started_ms",

@@ -496,7 +496,7 @@ int rt_mount_plan_build(const rt_spec *spec, bool host_ids, rt_mount_plan *plan,
         goto fail;
     /* As root, for the host image alone: a sandbox that keeps capabilities
      * could remount a bound root writable, and a template is shared. */
-    if (host && !spec->n_mounts && !spec->keep_caps && geteuid() == 0 &&
+    if (host && (!spec->n_mounts || spec->fixed_mounts) && !spec->keep_caps && geteuid() == 0 &&
         use_template(plan, err) < 0)
         goto fail;
     const char *cwd = spec->cwd ? spec->cwd : spec->workspace || ws_tmpfs ? "/workspace" : "/";

@@ -90,6 +90,11 @@ typedef struct rt_spec {
     size_t n_files;
     rt_mount *mounts;
     size_t n_mounts;
+    /* The mounts are the caller's own fixed layout (the workflow engine's
+     * /run/sbx), not paths a user chose: as root their mount points may join
+     * a prepared root (runtime/roottpl.h), which user-chosen paths would
+     * multiply. */
+    bool fixed_mounts;
     rt_network network;
     rt_limits limits;
     char *profile;             /* name of the sandbox profile the spec came from */

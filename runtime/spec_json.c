@@ -48,7 +48,7 @@ static const struct limit_field limit_fields[] = {
 
 static const char *const spec_keys[] = {
     "command", "env", "cwd", "stdin", "stdin_encoding", "image", "workspace", "files",
-    "mounts", "network", "limits", "profile", NULL,
+    "mounts", "fixed_mounts", "network", "limits", "profile", NULL,
 };
 static const char *const file_keys[] = {"content", "encoding", "executable", NULL};
 static const char *const mount_keys[] = {"type", "source", "target", "size", NULL};
@@ -571,6 +571,9 @@ static int spec_fields(const json_t *obj, rt_spec *spec, rt_error *err)
         return -1;
     if ((v = json_object_get(obj, "profile")) && dup_cstr(v, "profile", &spec->profile, err) < 0)
         return -1;
+    if ((v = json_object_get(obj, "fixed_mounts")) && !json_is_boolean(v))
+        return rt_error_set(err, 0, "fixed_mounts: must be true or false");
+    spec->fixed_mounts = json_is_true(v);
     return rt_spec_settings_from_json(obj, spec, err);
 }
 
@@ -738,6 +741,8 @@ json_t *rt_spec_to_json(const rt_spec *spec)
         rc |= json_object_set_new(o, "files", files_json(spec));
     rc |= set_opt_string(o, "profile", spec->profile);
     rc |= json_object_set_new(o, "mounts", mounts_json(spec));
+    if (spec->fixed_mounts)
+        rc |= json_object_set_new(o, "fixed_mounts", json_true());
     rc |= json_object_set_new(o, "network", json_string("none"));
     rc |= json_object_set_new(o, "limits", limits_json(&spec->limits));
     if (rc) {

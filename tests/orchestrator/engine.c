@@ -567,6 +567,15 @@ static void test_outputs_hostile(void)
            "a code step runs in /workspace");
     json_decref(r);
 
+    /* /run/sbx is the engine's fixed mount: the root is still a prepared one. */
+    r = run_wf("{`name`: `root`, `steps`: [{`id`: `a`,"
+               " `run`: `awk '$5 == \\\"/\\\" { print $4 }' /proc/self/mountinfo`,"
+               " `outputs`: {`o`: {`from`: `stdout`}}}]}",
+               NULL);
+    ok(strncmp(at(r, "steps.a.outputs.o"), "/var/lib/sandboxd/root/", 23) == 0,
+       "a step's root is a prepared template (%s)", at(r, "steps.a.outputs.o"));
+    json_decref(r);
+
     /* The attempt's directory is made by its thread: a failure there is the
      * attempt's error, in its history. */
     r = run_wf("{`name`: `nested`, `steps`: [{`id`: `a`, `language`: `nested`,"

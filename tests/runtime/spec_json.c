@@ -9,8 +9,8 @@
 
 #define SIZE_FORM "(use a whole number with an optional k, m, g or t suffix)"
 #define SPEC_KEYS \
-    "command, env, cwd, stdin, stdin_encoding, image, workspace, files, mounts, network, " \
-    "limits, profile"
+    "command, env, cwd, stdin, stdin_encoding, image, workspace, files, mounts, fixed_mounts, " \
+    "network, limits, profile"
 #define LIMIT_KEYS "timeout, cpu_time, memory, pids, output, file_size, open_files, tmpfs, cpus"
 
 /* Test JSON is written with single quotes for readability. */
@@ -172,6 +172,7 @@ static void test_unknown_keys(void)
 static void test_command_env(void)
 {
     refused("{}", "command: must not be empty");
+    refused("{'command':['x'],'fixed_mounts':1}", "fixed_mounts: must be true or false");
     refused("{'command':'ls'}", "command: must be an array of strings");
     refused("{'command':null}", "command: must be an array of strings");
     refused("{'command':[]}", "command: must not be empty");
@@ -398,7 +399,8 @@ static bool same_spec(const rt_spec *a, const rt_spec *b)
     if (!same_strv(a->argv, b->argv) || !same_strv(a->env, b->env) || !same_files(a, b) ||
         a->stdin_len != b->stdin_len ||
         (a->stdin_len && memcmp(a->stdin_data, b->stdin_data, a->stdin_len)) ||
-        a->n_mounts != b->n_mounts || memcmp(&a->limits, &b->limits, sizeof a->limits))
+        a->n_mounts != b->n_mounts || a->fixed_mounts != b->fixed_mounts ||
+        memcmp(&a->limits, &b->limits, sizeof a->limits))
         return false;
     for (size_t i = 0; i < a->n_mounts; i++) {
         const rt_mount *x = &a->mounts[i], *y = &b->mounts[i];
@@ -446,6 +448,9 @@ static void test_spec_round_trip(void)
     s.stdin_data = "\xff\x00\x01" "abc";
     s.stdin_len = 6;
     round_trip(&s, "binary stdin");
+    s.fixed_mounts = true;
+    round_trip(&s, "fixed mounts");
+    s.fixed_mounts = false;
     json_t *j = rt_spec_to_json(&s);
     is_str(json_string_value(json_object_get(j, "stdin")), "/wABYWJj", "binary stdin as base64");
     is_str(json_string_value(json_object_get(j, "stdin_encoding")), "base64",
@@ -805,7 +810,7 @@ static void test_result_refusals(void)
 
 int main(void)
 {
-    tap_plan(186);
+    tap_plan(189);
     test_full_spec();
     test_defaults();
     test_unknown_keys();
