@@ -1,5 +1,6 @@
 #include "engine.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -561,6 +562,48 @@ static int make_run_dirs(orch_engine *e, struct run *r, rt_error *err)
     if (mkdir(p, 0711) < 0 && errno != EEXIST)
         return rt_error_set(err, errno, "creating %s", p);
     return 0;
+}
+
+/* As root <state>/workflows is a tmpfs too, holding only the workflows'
+ * directories (their mount points): on ext4 a workflow's mkdir took 0.3 ms
+ * when workflows come and go at a high rate (the inode allocator skips
+ * recently deleted inodes one by one). Mounted when the directory is empty, so
+ * that directories of an older version stay reachable; left mounted while it
+ * holds workflows, which outlive the daemon; unmounted by a stop that leaves
+ * it empty. */
+static bool is_mount_point(const char *dir, const char *parent)
+{
+    struct stat a, b;
+    return stat(dir, &a) == 0 && stat(parent, &b) == 0 && a.st_dev != b.st_dev;
+}
+
+static bool dir_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    bool empty = d != NULL;
+    while (d && empty && (de = readdir(d)))
+        empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+    if (d)
+        closedir(d);
+    return empty;
+}
+
+static int mount_workflows_dir(orch_engine *e, rt_error *err)
+{
+    if (geteuid() != 0 || is_mount_point(e->wf_dir, e->cfg.state_dir) || !dir_empty(e->wf_dir))
+        return 0;
+    if (mount("tmpfs", e->wf_dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0711,size=1m") < 0)
+        return rt_error_set(err, errno, "mounting a tmpfs on %s", e->wf_dir);
+    return 0;
+}
+
+static void unmount_workflows_dir(orch_engine *e)
+{
+    if (is_mount_point(e->wf_dir, e->cfg.state_dir) && dir_empty(e->wf_dir) &&
+        umount2(e->wf_dir, 0) < 0)
+        fprintf(stderr, "%s: unmounting %s: %s\n", program_invocation_short_name, e->wf_dir,
+                strerror(errno));
 }
 
 static int remove_run_dirs(const char *dir, rt_error *err)
@@ -1823,7 +1866,8 @@ int orch_engine_start(const orch_engine_config *cfg, orch_engine **out, rt_error
         rt_error_set(err, errno, "creating %s", e->wf_dir);
         goto fail;
     }
-    if (!(ids = orch_store_workflow_ids(cfg->store, unfinished, err)))
+    if (mount_workflows_dir(e, err) < 0 ||
+        !(ids = orch_store_workflow_ids(cfg->store, unfinished, err)))
         goto fail;
     size_t i;
     json_t *id;
@@ -1852,6 +1896,7 @@ fail:
         n = r->next;
         run_free(r);
     }
+    unmount_workflows_dir(e);
     engine_free(e);
     return -1;
 }
@@ -1887,6 +1932,7 @@ void orch_engine_stop(orch_engine *e, long grace_ms)
         run_free(r);
     }
     e->runs = NULL;
+    unmount_workflows_dir(e);
     engine_free(e);
 }
 

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -662,6 +664,41 @@ static void test_retry_workflow(void)
     json_decref(r);
 }
 
+static bool is_tmpfs(const char *path)
+{
+    struct statfs fs;
+    return statfs(path, &fs) == 0 && fs.f_type == TMPFS_MAGIC;
+}
+
+/* <state>/workflows is a tmpfs of its own while the engine runs, and a stop
+ * that leaves no workflow in it unmounts it. */
+static void test_workflows_dir(void)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 32];
+    orch_store *st2 = NULL;
+    orch_engine *e2 = NULL;
+    rt_error err;
+    snprintf(dir, sizeof dir, "%s/second", state_dir);
+    snprintf(path, sizeof path, "%s/state.db", dir);
+    orch_engine_config cfg = {
+        .state_dir = dir,
+        .exec = orch_local_executor(&local),
+        .max_running = 1,
+        .workspace_bytes = 1u << 20,
+    };
+    if (mkdir(dir, 0700) < 0 || orch_store_open(path, &st2, &err) < 0 ||
+        (cfg.store = st2, orch_engine_start(&cfg, &e2, &err) < 0)) {
+        diag("second engine: %s", err.msg);
+        orch_store_close(st2);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/workflows", dir);
+    ok(is_tmpfs(path), "the workflows' directory is a tmpfs");
+    orch_engine_stop(e2, 1000);
+    orch_store_close(st2);
+    ok(!is_tmpfs(path), "a stop that leaves it empty unmounts it");
+}
+
 /* Stopping the engine mid-attempt and starting another on the same store. */
 static void test_recovery(void)
 {
@@ -739,6 +776,7 @@ int main(void)
     test_idempotency_and_delete();
     test_retry_workflow();
     test_recovery();
+    test_workflows_dir();
 
     orch_engine_stop(eng, 1000);
     orch_store_close(store);
