@@ -118,9 +118,11 @@ struct attempt {
 };
 
 /* A follower of one workflow's events (GET .../events), waiting in
- * orch_engine_wait_workflow: an event wakes only its own followers. */
+ * orch_engine_wait_workflow: an event wakes only its own followers, once its
+ * transaction has committed (wake_followers). */
 struct watcher {
-    const char *id;
+    struct run *r;              /* NULL once the workflow has ended */
+    int64_t after;              /* the last event it has */
     pthread_cond_t cond;
     struct watcher *next;
 };
@@ -137,6 +139,7 @@ struct orch_engine {
     pthread_cond_t events;      /* an event was stored */
     uint64_t event_gen;
     unsigned gen_waiters;       /* in orch_engine_wait_event */
+    bool announced;             /* events since followers were last woken */
     struct watcher *watchers;
     struct run *runs;           /* active, oldest first */
     struct run *dirty;          /* runs with rows to write before the commit */
@@ -216,17 +219,22 @@ static void tx_need(orch_engine *e)
 }
 
 static void flush_dirty(orch_engine *e);
+static void wake_followers(orch_engine *e);
 
+/* Commits what the piece of work wrote, then wakes whoever waits for its
+ * events. Called before the engine's lock is released. */
 static void tx_end(orch_engine *e)
 {
     rt_error err;
     flush_dirty(e);
-    if (!e->tx_open)
-        return;
-    e->tx_open = false;
-    if (orch_store_commit(e->cfg.store, &err) < 0)
-        log_store_error("committing", &err);
+    if (e->tx_open) {
+        e->tx_open = false;
+        if (orch_store_commit(e->cfg.store, &err) < 0)
+            log_store_error("committing", &err);
+    }
+    wake_followers(e);
 }
+
 
 static void wake(orch_engine *e)
 {
@@ -382,10 +390,21 @@ static void announce(orch_engine *e, struct run *r, int64_t seq, const json_t *e
     if (seq > r->last_seq)
         r->last_seq = seq;
     e->event_gen++;
+    e->announced = true;
+}
+
+/* Wakes those who wait for the events announced since the last call, after
+ * the commit that makes them readable: woken before it, a follower would only
+ * wait again, for the store. Once per transaction, not once per event. */
+static void wake_followers(orch_engine *e)
+{
+    if (!e->announced)
+        return;
+    e->announced = false;
     if (e->gen_waiters)
         pthread_cond_broadcast(&e->events);
     for (struct watcher *w = e->watchers; w; w = w->next)
-        if (strcmp(w->id, r->id) == 0)
+        if (!w->r || w->r->last_seq > w->after)
             pthread_cond_signal(&w->cond);
 }
 
@@ -1336,6 +1355,9 @@ static void finish_run(orch_engine *e, struct run *r)
     r->finished_ms = now_ms();
     run_changed(e, r);
     flush_run(e, r);   /* its rows are written before it is freed */
+    for (struct watcher *w = e->watchers; w; w = w->next)
+        if (w->r == r)
+            w->r = NULL;   /* woken at the commit, it finds the workflow ended */
     for (struct run **p = &e->runs; *p; p = &(*p)->next)
         if (*p == r) {
             *p = r->next;
@@ -2377,7 +2399,7 @@ void orch_engine_wait_workflow(orch_engine *e, const char *id, int64_t after, lo
     pthread_mutex_lock(&e->lock);
     struct run *r = find_run(e, id);
     if (r && r->last_seq <= after && !e->stopping) {
-        struct watcher w = {.id = id, .next = e->watchers};
+        struct watcher w = {.r = r, .after = after, .next = e->watchers};
         cond_init_mono(&w.cond);
         e->watchers = &w;
         wait_ms(&w.cond, &e->lock, timeout_ms);

@@ -41,6 +41,7 @@ struct sd_wf_stream {
     char *buf;
     size_t len, off;
     bool ended;
+    bool drained;               /* the last read got every event there was */
 };
 
 static double mono_ms(void)
@@ -598,6 +599,7 @@ static int fill(sd_wf_stream *s)
         s->len += n + 1;
         free(t);
     }
+    s->drained = json_array_size(page) < EVENTS_PAGE;
     json_decref(page);
     return 0;
 }
@@ -614,6 +616,12 @@ ssize_t sd_wf_stream_read(sd_wf_stream *s, char *buf, size_t max)
         }
         if (s->ended || atomic_load(&s->w->closing))
             return 0;
+        /* What was read is sent: wait for more (at once when there is more)
+         * rather than read the store again for nothing. */
+        if (s->drained && s->follow && s->len) {
+            s->len = s->off = 0;
+            orch_engine_wait_workflow(s->w->engine, s->id, s->after, 1000);
+        }
         /* Read the finished flag before the events, so the last ones are sent. */
         bool finished = orch_engine_finished(s->w->engine, s->id);
         if (fill(s) < 0)
