@@ -1273,7 +1273,7 @@ int orch_store_event_append(orch_store *s, const char *wf, const json_t *event, 
     snprintf(what, sizeof what, "saving an event of %s", wf);
     if (!json_is_object(event))
         return rt_error_coded(err, EINVAL, "%s: an event is a JSON object", what);
-    cleanup_free char *text = encode(event);
+    cleanup_free char *text = json_dumps(event, JSON_COMPACT | JSON_REAL_PRECISION(9));
     if (!text)
         return rt_error_set(err, ENOMEM, "%s", what);
 
@@ -1286,22 +1286,51 @@ int orch_store_event_append(orch_store *s, const char *wf, const json_t *event, 
     return 0;
 }
 
+/* Binds a page of wf's events to Q_EVENTS, with the lock held: 0 or -1. */
+static int events_query(orch_store *s, const char *wf, int64_t after, unsigned limit,
+                        const char *what, rt_error *err)
+{
+    if (limit < 1 || limit > ORCH_STORE_LIST_MAX)
+        return rt_error_coded(err, EINVAL, "limit: must be 1 to %d", ORCH_STORE_LIST_MAX);
+    sqlite3_stmt *q = s->q[Q_EVENTS];
+    int rc = bind_text(q, 1, wf) ?: bind_int(q, 2, after) ?: bind_int(q, 3, limit);
+    return rc == SQLITE_OK ? 0 : db_fail(s, err, rc, "%s", what);
+}
+
 json_t *orch_store_events(orch_store *s, const char *wf, int64_t after, unsigned limit,
                           rt_error *err)
 {
     char what[WHAT];
 
     snprintf(what, sizeof what, "reading the events of %s", wf);
-    if (limit < 1 || limit > ORCH_STORE_LIST_MAX) {
-        rt_error_coded(err, EINVAL, "limit: must be 1 to %d", ORCH_STORE_LIST_MAX);
-        return NULL;
-    }
     LOCKED(s);
     STMT q = s->q[Q_EVENTS];
-    int rc = bind_text(q, 1, wf) ?: bind_int(q, 2, after) ?: bind_int(q, 3, limit);
-    if (rc != SQLITE_OK) {
-        db_fail(s, err, rc, "%s", what);
+    if (events_query(s, wf, after, limit, what, err) < 0)
         return NULL;
-    }
     return collect(s, q, queries[Q_EVENTS].cols, ROWS, what, err);
+}
+
+int orch_store_event_texts(orch_store *s, const char *wf, int64_t after, unsigned limit,
+                           orch_event_text_fn *fn, void *ctx, rt_error *err)
+{
+    char what[WHAT];
+    int n = 0, rc;
+
+    snprintf(what, sizeof what, "reading the events of %s", wf);
+    LOCKED(s);
+    STMT q = s->q[Q_EVENTS];
+    if (events_query(s, wf, after, limit, what, err) < 0)
+        return -1;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(q, 2);
+        if (!text)
+            return rt_error_set(err, ENOMEM, "%s", what);
+        if (fn(ctx, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1), text,
+               (size_t)sqlite3_column_bytes(q, 2)) != 0)
+            break;
+        n++;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(s, err, rc, "%s", what);
+    return n;
 }

@@ -105,12 +105,22 @@ json_t *orch_store_attempts(orch_store *s, const char *wf, rt_error *err);
 int orch_store_attempts_interrupt(orch_store *s, const char *wf, rt_error *err);
 
 /* Appends an event (a JSON object) with the next sequence number of the
- * workflow (1, 2, ...) and the time; *seq gets the number. */
+ * workflow (1, 2, ...) and the time; *seq gets the number. It is stored as
+ * compact JSON with reals to 9 significant digits, as the daemon answers, so
+ * that a stream can send the stored text as it is (orch_store_event_texts). */
 int orch_store_event_append(orch_store *s, const char *wf, const json_t *event, int64_t *seq,
                             rt_error *err);
 /* Events with seq > after, oldest first, at most limit: [{"seq", "time_ms",
  * "event"}...]. */
 json_t *orch_store_events(orch_store *s, const char *wf, int64_t after, unsigned limit,
                           rt_error *err);
+
+/* The same events as their stored text, each handed to fn, without parsing
+ * them; fn returns 0 to go on, else the reading stops there. Returns how many
+ * fn took, or -1. */
+typedef int orch_event_text_fn(void *ctx, int64_t seq, int64_t time_ms, const char *text,
+                               size_t len);
+int orch_store_event_texts(orch_store *s, const char *wf, int64_t after, unsigned limit,
+                           orch_event_text_fn *fn, void *ctx, rt_error *err);
 
 #endif

@@ -528,6 +528,44 @@ static void test_attempts(orch_store *s)
     json_decref(r);
 }
 
+/* Collects event texts as "seq:text|...", stopping after `stop` of them. */
+struct texts {
+    char buf[512];
+    int stop;
+};
+
+static int take_text(void *ctx, int64_t seq, int64_t time_ms, const char *text, size_t len)
+{
+    struct texts *t = ctx;
+    size_t o = strlen(t->buf);
+    (void)time_ms;
+    snprintf(t->buf + o, sizeof t->buf - o, "%lld:%.*s|", (long long)seq, (int)len, text);
+    return --t->stop > 0 ? 0 : 1;
+}
+
+static void test_event_texts(orch_store *s)
+{
+    rt_error err = {0};
+    struct texts t = {.stop = 100};
+    is_int(orch_store_event_texts(s, "wf_ev1", 1, 100, take_text, &t, &err), 2,
+           "event texts after 1: two");
+    is_str(t.buf, "2:{\"type\":\"step\",\"n\":2}|3:{\"type\":\"step\",\"n\":4}|",
+           "... as stored, compact, with their seq");
+    t = (struct texts){.stop = 1};
+    is_int(orch_store_event_texts(s, "wf_ev1", 0, 100, take_text, &t, &err), 0,
+           "a callback that stops takes none more");
+    is_str(t.buf, "1:{\"type\":\"step\",\"n\":0}|", "... after the one it stopped at");
+    json_t *e = json_pack("{s:f}", "usd", 1.2345678901234567e-06);
+    int64_t seq = 0;
+    orch_store_event_append(s, "wf_ev2", e, &seq, &err);
+    json_decref(e);
+    t = (struct texts){.stop = 100};
+    orch_store_event_texts(s, "wf_ev2", seq - 1, 100, take_text, &t, &err);
+    is_str(t.buf, "3:{\"usd\":1.23456789e-6}|", "reals are stored to 9 digits, as answered");
+    ok(orch_store_event_texts(s, "wf_ev1", 0, 0, take_text, &t, &err) < 0 && err.code == EINVAL,
+       "texts limit 0");
+}
+
 static void test_events(orch_store *s)
 {
     rt_error err = {0};
@@ -579,6 +617,7 @@ static void test_events(orch_store *s)
     is_int(err.code, ENOENT, "is ENOENT");
     json_decref(e);
     ok(!orch_store_events(s, "wf_ev1", 0, 0, &err) && err.code == EINVAL, "events limit 0");
+    test_event_texts(s);
 }
 
 /* Rows of wf in each table, "steps,attempts,events", by another connection. */
