@@ -533,7 +533,13 @@ static int fail_at(struct mount_failure *fail, const char *step, const char *pat
     return -1;
 }
 
-/* mkdir -p relative to the current directory, in a stack buffer. */
+static void close_keep_errno(int fd)
+{
+    int saved = errno;
+    close(fd);
+    errno = saved;
+}
+
 /* setfsuid reports no error: the id it answers to an invalid one is the id set. */
 static int set_fs_ids(uid_t id)
 {
@@ -544,6 +550,42 @@ static int set_fs_ids(uid_t id)
         return -1;
     }
     return 0;
+}
+
+/* The root being built, while it is: every path of the plan is resolved in it
+ * as the sandbox will see it (RESOLVE_IN_ROOT), so that a symlink on the way
+ * (one a sandbox left in a workspace, say) cannot lead a mount or a new file
+ * out to the host's tree, which is still our root until pivot_root. */
+static int stage_fd = -1;
+
+static int open_in_root(const char *path, int flags)
+{
+    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
+                           .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+    return (int)syscall(SYS_openat2, stage_fd, *path ? path : ".", &how, sizeof how);
+}
+
+/* The directory that holds path's last component (O_PATH), and that name. */
+static int open_parent_in_root(const char *path, const char **name)
+{
+    const char *slash = strrchr(path, '/');
+    char buf[PATH_MAX];
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, n);
+    buf[n] = '\0';
+    *name = slash ? slash + 1 : path;
+    return open_in_root(buf, O_PATH | O_DIRECTORY);
+}
+
+/* mount(2) takes a path: the fd's own, through /proc (the host's, until pivot). */
+static const char *fd_path(int fd, char buf[32])
+{
+    snprintf(buf, 32, "/proc/self/fd/%d", fd);
+    return buf;
 }
 
 /* Set while the root is built with the sandbox root's host ids (late user
@@ -561,53 +603,41 @@ static bool sandbox_ids(const struct stat *st)
 
 /* After EACCES with the sandbox root's host ids: what the sandbox's root may do
  * in a directory of the sandbox's ids (a bound workspace), done as the host's
- * root on the directory that was checked (an fd: a path swapped meanwhile
- * changes nothing), and the new entry given to the sandbox's root. */
-static int create_in_sandbox_dir(const char *path, bool dir, mode_t mode)
+ * root in directory pfd (resolved in the root being built, and checked), and
+ * the new entry given to the sandbox's root through its own fd. A file's fd
+ * (open for writing) is returned, 0 for a directory, -1 on failure. */
+static int create_in_sandbox_dir(int pfd, const char *name, bool dir, mode_t mode)
 {
-    const char *slash = strrchr(path, '/');
-    char parent[PATH_MAX];
-    size_t n = slash ? (size_t)(slash - path) : 1;
-    const char *name = slash ? slash + 1 : path;
-    if (n >= sizeof parent) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(parent, slash ? path : ".", n);
-    parent[n] = '\0';
-    cleanup_close int pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
     struct stat st;
-    if (pfd < 0 || fstat(pfd, &st) < 0)
+    if (fstat(pfd, &st) < 0)
         return -1;
     if (!building_as_host || !sandbox_ids(&st)) {
         errno = EACCES;
         return -1;
     }
+    uid_t was = (uid_t)syscall(SYS_setfsuid, -1);
     if (set_fs_ids(0) < 0)
         return -1;
-    int fd = -1, rc = dir ? mkdirat(pfd, name, mode)
-                          : (fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-                                                       O_CLOEXEC, mode));
-    if (fd >= 0)
-        rc = close(fd);
-    if (rc == 0)
-        rc = fchownat(pfd, name, RT_HOST_ROOT_UID, RT_HOST_ROOT_UID, AT_SYMLINK_NOFOLLOW);
+    int fd = -1, rc = -1;
+    if (!dir)
+        fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    else if (mkdirat(pfd, name, mode) == 0)
+        fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 && fchown(fd, RT_HOST_ROOT_UID, RT_HOST_ROOT_UID) == 0)
+        rc = dir ? 0 : fd;
+    if (fd >= 0 && (dir || rc < 0))
+        close_keep_errno(fd);
     int saved = errno;
-    if (set_fs_ids(RT_HOST_ROOT_UID) < 0)
+    if (set_fs_ids(was) < 0) {
+        if (rc > 0)
+            close(rc);
         return -1;
+    }
     errno = saved;
     return rc;
 }
 
-static int make_dir(const char *path, mode_t mode)
-{
-    if (mkdir(path, mode) == 0 || errno == EEXIST)
-        return 0;
-    if (errno != EACCES || create_in_sandbox_dir(path, true, mode) < 0)
-        return errno == EEXIST ? 0 : -1;
-    return 0;
-}
-
+/* mkdir -p in the root being built. */
 static int make_dirs(const char *path, mode_t mode)
 {
     char buf[PATH_MAX];
@@ -622,7 +652,13 @@ static int make_dirs(const char *path, mode_t mode)
             continue;
         char c = *p;
         *p = '\0';
-        if (make_dir(buf, mode) < 0)
+        const char *name;
+        cleanup_close int pfd = open_parent_in_root(buf, &name);
+        if (pfd < 0)
+            return -1;
+        if (mkdirat(pfd, name, mode) < 0 && errno != EEXIST &&
+            (errno != EACCES || create_in_sandbox_dir(pfd, name, true, mode) < 0) &&
+            errno != EEXIST)
             return -1;
         if (!c)
             return 0;
@@ -646,6 +682,20 @@ static int make_parent_dirs(const char *path)
     return make_dirs(buf, 0755);
 }
 
+/* Creates path's last component as a file (for the plan's files and file mount
+ * points) in the root being built; an fd to write, or -1. */
+static int create_in_root(const char *path, int flags, mode_t mode)
+{
+    const char *name;
+    if (make_parent_dirs(path) < 0)
+        return -1;
+    cleanup_close int pfd = open_parent_in_root(path, &name);
+    if (pfd < 0)
+        return -1;
+    int fd = openat(pfd, name, flags | O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+    return fd < 0 && errno == EACCES ? create_in_sandbox_dir(pfd, name, false, mode) : fd;
+}
+
 static unsigned long attr_bits(unsigned flags)
 {
     return (flags & MOPF_RDONLY ? MOUNT_ATTR_RDONLY : 0) |
@@ -654,10 +704,16 @@ static unsigned long attr_bits(unsigned flags)
            (flags & MOPF_NOEXEC ? MOUNT_ATTR_NOEXEC : 0);
 }
 
-static int set_attrs(const char *path, unsigned flags)
+static unsigned long ms_flags(unsigned flags)
+{
+    return (flags & MOPF_NOSUID ? MS_NOSUID : 0) | (flags & MOPF_NODEV ? MS_NODEV : 0) |
+           (flags & MOPF_NOEXEC ? MS_NOEXEC : 0);
+}
+
+static int set_attrs(int dfd, const char *path, unsigned flags)
 {
     struct mount_attr attr = {.attr_set = attr_bits(flags)};
-    return mount_setattr(AT_FDCWD, path, 0, &attr, sizeof attr);
+    return mount_setattr(dfd, path, *path ? 0 : AT_EMPTY_PATH, &attr, sizeof attr);
 }
 
 static int apply_bind(const struct mount_op *op, int tree, struct mount_failure *fail)
@@ -665,13 +721,10 @@ static int apply_bind(const struct mount_op *op, int tree, struct mount_failure 
     if (op->flags & MOPF_PREPARED) {
         /* the read-only prepared root has the mount point */
     } else if (op->flags & MOPF_ISFILE) {
-        if (make_parent_dirs(op->dst) < 0)
+        int fd = create_in_root(op->dst, 0, 0444);
+        if (fd < 0)
             return fail_at(fail, "creating the mount point", op->dst);
-        int fd = open(op->dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
-        if (fd >= 0)
-            close(fd);
-        else if (errno != EACCES || create_in_sandbox_dir(op->dst, false, 0444) < 0)
-            return fail_at(fail, "creating the mount point", op->dst);
+        close(fd);
     } else if (make_dirs(op->dst, 0755) < 0) {
         return fail_at(fail, "creating the mount point", op->dst);
     }
@@ -679,8 +732,21 @@ static int apply_bind(const struct mount_op *op, int tree, struct mount_failure 
     if (attr.attr_set &&
         mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
         return fail_at(fail, "setting mount flags", op->dst);
-    if (move_mount(tree, "", AT_FDCWD, op->dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    cleanup_close int target = open_in_root(op->dst, O_PATH);
+    if (target < 0 || move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH |
+                                                          MOVE_MOUNT_T_EMPTY_PATH) < 0)
         return fail_at(fail, "bind mount", op->dst);
+    return 0;
+}
+
+/* A new file system instance on op->dst, resolved in the root being built. */
+static int mount_new(const struct mount_op *op, const char *type, const char *data,
+                     const char *step, struct mount_failure *fail)
+{
+    char path[32];
+    cleanup_close int target = open_in_root(op->dst, O_PATH | O_DIRECTORY);
+    if (target < 0 || mount(type, fd_path(target, path), type, ms_flags(op->flags), data) < 0)
+        return fail_at(fail, step, op->dst);
     return 0;
 }
 
@@ -694,13 +760,6 @@ static int bind_root(const struct mount_op *op, int tree, const char *staging,
     if (move_mount(tree, "", AT_FDCWD, staging, MOVE_MOUNT_F_EMPTY_PATH) < 0)
         return fail_at(fail, "bind mount", staging);
     return 0;
-}
-
-static void close_keep_errno(int fd)
-{
-    int saved = errno;
-    close(fd);
-    errno = saved;
 }
 
 /* Every byte, so that a full file system shows as ENOSPC. Closes fd. */
@@ -723,9 +782,7 @@ static int write_all(int fd, const char *data, size_t len)
 
 static int write_file(const struct mount_op *op)
 {
-    if (make_parent_dirs(op->dst) < 0)
-        return -1;
-    int fd = open(op->dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int fd = create_in_root(op->dst, O_EXCL, 0644);
     return fd < 0 ? -1 : write_all(fd, op->src, op->len);
 }
 
@@ -784,11 +841,6 @@ static int write_owned_file(const struct mount_op *op)
     return write_all(fd, op->src, op->len);
 }
 
-static unsigned long ms_flags(unsigned flags)
-{
-    return (flags & MOPF_NOSUID ? MS_NOSUID : 0) | (flags & MOPF_NODEV ? MS_NODEV : 0) |
-           (flags & MOPF_NOEXEC ? MS_NOEXEC : 0);
-}
 
 static int apply_op(const struct mount_op *op, int src_fd, struct mount_failure *fail)
 {
@@ -797,31 +849,31 @@ static int apply_op(const struct mount_op *op, int src_fd, struct mount_failure 
         return make_dirs(op->dst, 0755) < 0 ? fail_at(fail, "creating directory", op->dst) : 0;
     case MOP_BIND:
         return apply_bind(op, src_fd, fail);
-    case MOP_SYMLINK:
-        if (make_parent_dirs(op->dst) < 0 || symlink(op->src, op->dst) < 0)
+    case MOP_SYMLINK: {
+        const char *name;
+        cleanup_close int pfd = make_parent_dirs(op->dst) < 0 ? -1
+                                : open_parent_in_root(op->dst, &name);
+        if (pfd < 0 || symlinkat(op->src, pfd, name) < 0)
             return fail_at(fail, "creating symlink", op->dst);
         return 0;
+    }
     case MOP_TMPFS:
-        if (mount("tmpfs", op->dst, "tmpfs", ms_flags(op->flags), op->data) < 0)
-            return fail_at(fail, "mounting tmpfs", op->dst);
-        return 0;
+        return mount_new(op, "tmpfs", op->data, "mounting tmpfs", fail);
     case MOP_PROC:
-        if (mount("proc", op->dst, "proc", ms_flags(op->flags), NULL) < 0)
-            return fail_at(fail, "mounting proc", op->dst);
-        return 0;
+        return mount_new(op, "proc", NULL, "mounting proc", fail);
     case MOP_DEVPTS:
-        if (mount("devpts", op->dst, "devpts", ms_flags(op->flags),
-                  "newinstance,ptmxmode=0666,mode=0620") < 0)
-            return fail_at(fail, "mounting devpts", op->dst);
-        return 0;
+        return mount_new(op, "devpts", "newinstance,ptmxmode=0666,mode=0620", "mounting devpts",
+                         fail);
     case MOP_FILE:
         return write_file(op) < 0 ? fail_at(fail, "writing file", op->dst) : 0;
     case MOP_OWNED_FILE:
         return write_owned_file(op) < 0 ? fail_at(fail, "writing file", op->dst) : 0;
-    case MOP_READONLY:
-        return set_attrs(op->dst, MOPF_RDONLY) < 0 ? fail_at(fail, "remounting read-only",
-                                                                    op->dst)
-                                                          : 0;
+    case MOP_READONLY: {
+        cleanup_close int target = open_in_root(op->dst, O_PATH);
+        if (target < 0 || set_attrs(target, "", MOPF_RDONLY) < 0)
+            return fail_at(fail, "remounting read-only", op->dst);
+        return 0;
+    }
     case MOP_ROOT:
         break;
     }
@@ -873,7 +925,7 @@ static int enter_root(const char *staging, struct mount_failure *fail)
         return fail_at(fail, "detaching the old root", "/");
     if (chdir("/") < 0)
         return fail_at(fail, "entering the new root", "/");
-    if (set_attrs("/", MOPF_RDONLY | MOPF_NOSUID | MOPF_NODEV) < 0)
+    if (set_attrs(AT_FDCWD, "/", MOPF_RDONLY | MOPF_NOSUID | MOPF_NODEV) < 0)
         return fail_at(fail, "making the root read-only", "/");
     return 0;
 }
@@ -905,7 +957,7 @@ static int build_root(const rt_mount_plan *plan, const int *fds, struct mount_fa
     } else if (mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") < 0) {
         return fail_at(fail, "mounting the root tmpfs", staging);
     }
-    if (chdir(staging) < 0)
+    if (chdir(staging) < 0 || (stage_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
         return fail_at(fail, "entering the new root", staging);
     /* The plan's modes are exact: the caller's umask is for the command only. */
     mode_t umask_saved = umask(0);
@@ -924,6 +976,7 @@ static int build_root(const rt_mount_plan *plan, const int *fds, struct mount_fa
     for (size_t i = 0; i < plan->n; i++)
         if (fds[i] >= 0)
             close(fds[i]);
+    close(steal_fd(&stage_fd));
     if (enter_root(staging, fail) < 0)
         return -1;
     if (chdir(plan->cwd) < 0)

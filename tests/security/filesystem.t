@@ -2,7 +2,7 @@
 # The file system: host files out of sight, the root read-only, binds that cannot
 # be written through or escaped, no device nodes, no setuid files for the host.
 . "$(dirname "$0")/lib.sh"
-plan 21
+plan 23
 
 EXISTS_NOT='DENIED errno=ENOENT'
 READONLY='DENIED errno=(EROFS|EACCES)'
@@ -93,11 +93,21 @@ rm -f "$ws/suid"
 ws=$(mktemp -d /tmp/sbx-ws.XXXXXX) && chown 101000:101000 "$ws" && chmod 755 "$ws"
 ln -s /etc "$ws/link"; mkdir "$ws/rootdir"
 name=sbx-mountpoint-$$
-"$SBX" run --workspace "$ws" --tmpfs "/workspace/link/$name" -- true 2>/dev/null; rc1=$?
-"$SBX" run --workspace "$ws" --ro-bind "/etc/hostname:/workspace/link/$name.f" -- true 2>/dev/null; rc2=$?
-[ $rc1 -ne 0 ] && [ $rc2 -ne 0 ] && [ ! -e "/etc/$name" ] && [ ! -e "/etc/$name.f" ]
-ok $? "a mount point through a symlink to /etc is refused, nothing made there"
+"$SBX" run --workspace "$ws" --tmpfs "/workspace/link/$name" -- true 2>/dev/null
+"$SBX" run --workspace "$ws" --ro-bind "/etc/hostname:/workspace/link/$name.f" -- true 2>/dev/null
+[ ! -e "/etc/$name" ] && [ ! -e "/etc/$name.f" ]
+ok $? "a mount point through a symlink to /etc: nothing made in the host's /etc"
 "$SBX" run --workspace "$ws" --tmpfs /workspace/rootdir/sub -- true 2>/dev/null
 ok $((! $?)) "a mount point in a directory of the host's root in the workspace is refused"
-rm -rf "$ws" "/etc/$name" "/etc/$name.f"
+# Paths in the root are resolved inside it, as the sandbox sees them: a link to a
+# directory of the sandbox's ids elsewhere on the host (another workspace), or
+# to a world-writable one, leads nowhere on the host.
+victim=$(mktemp -d /var/tmp/sbx-victim.XXXXXX) && chown 101000:101000 "$victim"
+ln -s "$victim" "$ws/tenant"; ln -s /dev/shm "$ws/shm"
+"$SBX" run --workspace "$ws" --tmpfs "/workspace/tenant/$name" -- true 2>/dev/null
+"$SBX" run --workspace "$ws" --ro-bind "/etc/hostname:/workspace/tenant/$name.f" -- true 2>/dev/null
+is "$(ls -A "$victim")" "" "a symlink to another workspace on the host: nothing made there"
+"$SBX" run --workspace "$ws" --tmpfs "/workspace/shm/$name" -- true 2>/dev/null
+[ ! -e "/dev/shm/$name" ]; ok $? "a symlink to /dev/shm on the host: nothing made there"
+rm -rf "$ws" "$victim" "/etc/$name" "/etc/$name.f" "/dev/shm/$name"
 done_testing
