@@ -120,11 +120,12 @@ static bool asks_for_help(int argc, char **argv)
 
 static int cmd_run(int argc, char **argv)
 {
+    /* The setup threads allocate little: one arena for all, not one each (each
+     * is a 64 MiB mapping made, faulted in and torn down again). Best effort:
+     * without it they only cost more. */
+    (void)mallopt(M_ARENA_MAX, 1);
     /* The cgroup is made (and groups of killed earlier runs swept) while the
      * options and the profile are read and the sandbox starts. */
-    /* The setup threads allocate little: one arena for all, not one each (each
-     * is a 64 MiB mapping made, faulted in and torn down again). */
-    mallopt(M_ARENA_MAX, 1);
     if (!asks_for_help(argc, argv)) {
         rt_cgroup_prestart();
         rt_netns_prestart();

@@ -54,7 +54,11 @@ static atomic_long live_groups;     /* ours: counted once made, uncounted before
 struct rt_cgroup {
     int dfd[NSLOTS];                /* group directories, at owner slots */
     char name[48];                  /* sbx-<pid>-<n>, the same in every parent */
+    bool removed;                   /* by rt_cgroup_try_remove, and uncounted */
 };
+
+/* One fd per hierarchy, and their count fits the child's go-ahead byte. */
+_Static_assert(NSLOTS <= RT_CGROUP_MAX_FDS && RT_CGROUP_MAX_FDS < 16, "fds per group");
 
 /* ---- small file helpers ------------------------------------------------ */
 
@@ -672,6 +676,7 @@ static rt_cgroup *new_group(rt_error *err)
     }
     for (int s = 0; s < NSLOTS; s++)
         cg->dfd[s] = -1;
+    cg->removed = false;
     snprintf(cg->name, sizeof cg->name, "sbx-%ld-%lu", (long)getpid(),
              atomic_fetch_add(&counter, 1) + 1);
     if (make_dirs(cg, err) < 0) {
@@ -879,14 +884,22 @@ int rt_cgroup_self_leave_fds(int fds[RT_CGROUP_MAX_FDS], rt_error *err)
 
 int rt_cgroup_try_remove(rt_cgroup *cg)
 {
+    /* on v2 pid 1 is still inside (nothing moves it out) */
+    if (g.info.version != RT_CGROUP_V1 || cg->removed)
+        return cg->removed ? 0 : -1;
+    /* uncounted before its directories go, as in rt_cgroup_destroy */
+    atomic_fetch_sub(&live_groups, 1);
     for (int s = NSLOTS - 1; s >= 0; s--) {
         if (!is_owner(s) || cg->dfd[s] < 0)
             continue;
-        if (unlinkat(g.pfd[s], cg->name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+        if (unlinkat(g.pfd[s], cg->name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+            atomic_fetch_add(&live_groups, 1);
             return -1;
+        }
         close(cg->dfd[s]);
         cg->dfd[s] = -1;
     }
+    cg->removed = true;
     return 0;
 }
 
@@ -896,7 +909,8 @@ int rt_cgroup_destroy(rt_cgroup *cg, rt_error *err)
         return 0;
     /* never counted while its directories are gone (the sweep would skip a
      * stale one): uncounted first, then removed */
-    atomic_fetch_sub(&live_groups, 1);
+    if (!cg->removed)
+        atomic_fetch_sub(&live_groups, 1);
     int rc = remove_dirs(cg, err);
     free(cg);
     return rc;

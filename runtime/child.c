@@ -69,14 +69,17 @@ static int recv_stage(const struct child_args *a, int *fds, int max, int *n_fds)
     ssize_t n;
     while ((n = recvmsg(a->sync_fd, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
         ;
-    if (n != 1 || (mh.msg_flags & MSG_CTRUNC))
+    if (n != 1)
         _exit(127);
     *n_fds = 0;
+    errno = EPROTO;
+    if (mh.msg_flags & MSG_CTRUNC)
+        fail(a, "receiving the parent's file descriptors", NULL);
     struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
     if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
         int got = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
         if (got > max)
-            _exit(127);
+            fail(a, "receiving the parent's file descriptors", NULL);
         memcpy(fds, CMSG_DATA(cm), sizeof(int) * (size_t)got);
         *n_fds = got;
     }
@@ -95,8 +98,9 @@ static int join_group(const struct child_args *a)
     int fds[2 * RT_CGROUP_MAX_FDS], n;
     int c = recv_stage(a, fds, 2 * RT_CGROUP_MAX_FDS, &n);
     int n_join = c >> CHILD_GO_JOIN_SHIFT;
+    errno = EPROTO;
     if (n_join > n || n - n_join > RT_CGROUP_MAX_FDS)
-        _exit(127);
+        fail(a, "receiving the cgroup's files", NULL);
     for (int i = 0; i < n_join; i++) {
         if (write(fds[i], "0", 1) != 1)
             fail(a, "joining the cgroup", NULL);

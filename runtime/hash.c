@@ -35,7 +35,8 @@ void rt_hash_update(rt_hash *h, const void *data, size_t len)
 void rt_hash_hex(const rt_hash *h, char out[33])
 {
     /* a last round so that the final word reaches every bit of both halves */
-    uint64_t a = (h->a ^ h->b >> 17) * 0x94d049bb133111ebull, b = (h->b ^ h->a >> 23) * 0xbf58476d1ce4e5b9ull;
+    uint64_t a = (h->a ^ h->b >> 17) * 0x94d049bb133111ebull;
+    uint64_t b = (h->b ^ h->a >> 23) * 0xbf58476d1ce4e5b9ull;
     snprintf(out, 33, "%016llx%016llx", (unsigned long long)(a ^ a >> 31),
              (unsigned long long)(b ^ b >> 27));
 }

@@ -197,7 +197,6 @@ static int write_id_maps(pid_t pid, bool privileged, rt_error *err)
     return write_file(pid, "gid_map", map, err);
 }
 
-/* A child that failed its setup is gone: EPIPE, and no SIGPIPE for the caller. */
 /* late_userns: the child makes its user and network namespaces itself, after
  * its root (see rt_child_main). */
 static pid_t clone_child(int *pidfd, bool late_userns)
@@ -211,7 +210,8 @@ static pid_t clone_child(int *pidfd, bool late_userns)
     return (pid_t)syscall(SYS_clone3, &args, sizeof args);
 }
 
-/* One stage's byte to the child, with fds (SCM_RIGHTS) when there are any. */
+/* One stage's byte to the child, with fds (SCM_RIGHTS) when there are any. A
+ * child that failed its setup is gone: EPIPE, and no SIGPIPE for the caller. */
 static int send_stage(int sync, unsigned char c, const int *fds, int n_fds, rt_error *err)
 {
     union {

@@ -6,6 +6,7 @@
  * copy-on-write stack would make each of the thread's first writes to a page a
  * copy and a TLB shootdown on the CPU the parent runs on. */
 #define STACK_SIZE (256 * 1024)
+#define GUARD_SIZE 4096        /* below the stack, PROT_NONE: an overflow faults */
 
 static void *prestart_main(void *arg)
 {
@@ -26,18 +27,19 @@ void rt_prestart_start(rt_prestart *p)
     pthread_mutex_lock(&p->lock);
     if (!p->running && !p->ready) {
         pthread_attr_t attr;
-        void *stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        if (stack != MAP_FAILED && madvise(stack, STACK_SIZE, MADV_DONTFORK) == 0 &&
+        char *map = mmap(NULL, GUARD_SIZE + STACK_SIZE, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (map != MAP_FAILED && mprotect(map, GUARD_SIZE, PROT_NONE) == 0 &&
+            madvise(map, GUARD_SIZE + STACK_SIZE, MADV_DONTFORK) == 0 &&
             pthread_attr_init(&attr) == 0) {
-            p->running = pthread_attr_setstack(&attr, stack, STACK_SIZE) == 0 &&
+            p->running = pthread_attr_setstack(&attr, map + GUARD_SIZE, STACK_SIZE) == 0 &&
                          pthread_create(&p->thread, &attr, prestart_main, p) == 0;
             pthread_attr_destroy(&attr);
         }
         if (p->running)
-            p->stack = stack;
-        else if (stack != MAP_FAILED)
-            munmap(stack, STACK_SIZE);
+            p->stack = map;
+        else if (map != MAP_FAILED)
+            munmap(map, GUARD_SIZE + STACK_SIZE);
     }
     pthread_mutex_unlock(&p->lock);
 }
@@ -68,7 +70,7 @@ void *rt_prestart_end(rt_prestart *p)
     pthread_mutex_unlock(&p->lock);
     if (running) {
         pthread_join(p->thread, NULL);
-        munmap(p->stack, STACK_SIZE);
+        munmap(p->stack, GUARD_SIZE + STACK_SIZE);
     }
     pthread_mutex_lock(&p->lock);
     void *piece = p->piece;

@@ -13,7 +13,7 @@ typedef struct rt_prestart {
     pthread_mutex_t lock;
     pthread_cond_t made;
     pthread_t thread;
-    void *stack;               /* the thread's, while it runs */
+    void *stack;               /* the thread's mapping (guard page first), while it runs */
     bool running, ready;
     void *piece;
 } rt_prestart;

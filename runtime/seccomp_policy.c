@@ -1026,7 +1026,7 @@ static rt_seccomp *cache_load(const char *path, const struct wbuf *key)
     if (!k || memcmp(k, key->p, key->n) != 0)
         return NULL;
     if (time(NULL) - st.st_mtime > CACHE_TOUCH_EVERY_S)
-        futimens(fd, NULL);
+        futimens(fd, NULL);    /* best effort: an entry left untouched is only recompiled */
     rt_seccomp *sc = calloc(1, sizeof *sc);
     if (!sc)
         return NULL;

@@ -419,18 +419,20 @@ static void test_destroy_busy(void)
             diag("rmdir %s: %s", group[s], strerror(errno));
 }
 
+static int n_move_fds;          /* body_join_leave's join fds, and as many leave fds */
+
 static void body_join_leave(void)
 {
     char c;
     /* fds 3.. are the join fds, then the leave fds; go byte on stdin */
     if (read(0, &c, 1) != 1)
         _exit(2);
-    for (int fd = 3; fd < 3 + result_fd; fd++)
+    for (int fd = 3; fd < 3 + n_move_fds; fd++)
         if (write(fd, "0", 1) != 1)
             _exit(3);
     if (write(1, "j", 1) != 1 || read(0, &c, 1) != 1)
         _exit(4);
-    for (int fd = 3 + result_fd; fd < 3 + 2 * result_fd; fd++)
+    for (int fd = 3 + n_move_fds; fd < 3 + 2 * n_move_fds; fd++)
         if (write(fd, "0", 1) != 1)
             _exit(5);
     if (write(1, "l", 1) != 1 || read(0, &c, 1) != 1)
@@ -465,7 +467,7 @@ static void test_self_move(void)
     int in[2], out[2];
     if (pipe(in) < 0 || pipe(out) < 0)
         diag("pipe: %s", strerror(errno));
-    result_fd = n_join;
+    n_move_fds = n_join;
     pid_t pid = fork();
     if (pid == 0) {
         dup2(in[0], 0);
@@ -500,7 +502,6 @@ static void test_self_move(void)
     wait_status(pid);
     close(in[1]);
     close(out[0]);
-    result_fd = -1;
 }
 
 static void test_create_fails(void)
