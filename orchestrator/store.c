@@ -415,6 +415,20 @@ static json_t *collect(orch_store *s, sqlite3_stmt *q, const char *cols, enum sh
     return steal_pointer(&all);
 }
 
+/* The rows of query qi for its one text parameter, in the given shape. */
+static json_t *collect_for(orch_store *s, enum q qi, const char *param, enum shape shape,
+                           const char *what, rt_error *err)
+{
+    LOCKED(s);
+    STMT q = s->q[qi];
+    int rc = bind_text(q, 1, param);
+    if (rc != SQLITE_OK) {
+        db_fail(s, err, rc, "%s", what);
+        return NULL;
+    }
+    return collect(s, q, queries[qi].cols, shape, what, err);
+}
+
 /* The row's field key, of JSON type `type` (-1: any value). */
 static const json_t *field(const json_t *row, const char *key, int type, const char *what,
                            rt_error *err)
@@ -1127,14 +1141,7 @@ json_t *orch_store_workflow_ids(orch_store *s, const char *const *statuses, rt_e
         return NULL;
     }
 
-    LOCKED(s);
-    STMT q = s->q[Q_WF_IDS];
-    int rc = bind_text(q, 1, text);
-    if (rc != SQLITE_OK) {
-        db_fail(s, err, rc, "%s", what);
-        return NULL;
-    }
-    return collect(s, q, queries[Q_WF_IDS].cols, VALUES, what, err);
+    return collect_for(s, Q_WF_IDS, text, VALUES, what, err);
 }
 
 json_t *orch_store_workflow_counts(orch_store *s, rt_error *err)
@@ -1183,14 +1190,7 @@ json_t *orch_store_steps(orch_store *s, const char *wf, rt_error *err)
     char what[WHAT];
 
     snprintf(what, sizeof what, "reading the steps of %s", wf);
-    LOCKED(s);
-    STMT q = s->q[Q_STEPS];
-    int rc = bind_text(q, 1, wf);
-    if (rc != SQLITE_OK) {
-        db_fail(s, err, rc, "%s", what);
-        return NULL;
-    }
-    return collect(s, q, queries[Q_STEPS].cols, MAP, what, err);
+    return collect_for(s, Q_STEPS, wf, MAP, what, err);
 }
 
 int orch_store_attempt_put(orch_store *s, const char *wf, unsigned step, unsigned item,
@@ -1228,14 +1228,7 @@ json_t *orch_store_attempts(orch_store *s, const char *wf, rt_error *err)
     char what[WHAT];
 
     snprintf(what, sizeof what, "reading the attempts of %s", wf);
-    LOCKED(s);
-    STMT q = s->q[Q_ATTEMPTS];
-    int rc = bind_text(q, 1, wf);
-    if (rc != SQLITE_OK) {
-        db_fail(s, err, rc, "%s", what);
-        return NULL;
-    }
-    return collect(s, q, queries[Q_ATTEMPTS].cols, ROWS, what, err);
+    return collect_for(s, Q_ATTEMPTS, wf, ROWS, what, err);
 }
 
 int orch_store_attempts_interrupt(orch_store *s, const char *wf, rt_error *err)

@@ -604,8 +604,8 @@ static bool sandbox_ids(const struct stat *st)
 /* After EACCES with the sandbox root's host ids: what the sandbox's root may do
  * in a directory of the sandbox's ids (a bound workspace), done as the host's
  * root in directory pfd (resolved in the root being built, and checked), and
- * the new entry given to the sandbox's root through its own fd. A file's fd
- * (open for writing) is returned, 0 for a directory, -1 on failure. */
+ * the new entry given to the sandbox's root through its own fd, which is
+ * returned (a file's open for writing), or -1. */
 static int create_in_sandbox_dir(int pfd, const char *name, bool dir, mode_t mode)
 {
     struct stat st;
@@ -618,23 +618,23 @@ static int create_in_sandbox_dir(int pfd, const char *name, bool dir, mode_t mod
     uid_t was = (uid_t)syscall(SYS_setfsuid, -1);
     if (set_fs_ids(0) < 0)
         return -1;
-    int fd = -1, rc = -1;
+    int fd = -1;
     if (!dir)
         fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     else if (mkdirat(pfd, name, mode) == 0)
         fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0 && fchown(fd, RT_HOST_ROOT_UID, RT_HOST_ROOT_UID) == 0)
-        rc = dir ? 0 : fd;
-    if (fd >= 0 && (dir || rc < 0))
+    if (fd >= 0 && fchown(fd, RT_HOST_ROOT_UID, RT_HOST_ROOT_UID) < 0) {
         close_keep_errno(fd);
+        fd = -1;
+    }
     int saved = errno;
     if (set_fs_ids(was) < 0) {
-        if (rc > 0)
-            close(rc);
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
     errno = saved;
-    return rc;
+    return fd;
 }
 
 /* mkdir -p in the root being built. */
@@ -656,10 +656,13 @@ static int make_dirs(const char *path, mode_t mode)
         cleanup_close int pfd = open_parent_in_root(buf, &name);
         if (pfd < 0)
             return -1;
-        if (mkdirat(pfd, name, mode) < 0 && errno != EEXIST &&
-            (errno != EACCES || create_in_sandbox_dir(pfd, name, true, mode) < 0) &&
-            errno != EEXIST)
-            return -1;
+        if (mkdirat(pfd, name, mode) < 0 && errno != EEXIST) {
+            int fd = errno == EACCES ? create_in_sandbox_dir(pfd, name, true, mode) : -1;
+            if (fd < 0 && errno != EEXIST)
+                return -1;
+            if (fd >= 0)
+                close(fd);
+        }
         if (!c)
             return 0;
         *p = c;
