@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -813,6 +814,7 @@ static void *attempt_main(void *arg)
     struct attempt *a = arg;
     orch_engine *e = a->e;
     rt_error err;
+    prctl(PR_SET_NAME, "sbx-step", 0, 0, 0);
     if (make_attempt_dir(a, &a->err) < 0 || move_code(a, &a->err) < 0) {
         rt_result_init(&a->res, a->spec.limits.output_bytes);
         a->rc = -1;
@@ -1569,6 +1571,7 @@ static void adopt_inbox(orch_engine *e);
 static void *scheduler_main(void *arg)
 {
     orch_engine *e = arg;
+    prctl(PR_SET_NAME, "sbx-engine", 0, 0, 0);   /* for top -H and perf */
     pthread_mutex_lock(&e->lock);
     for (;;) {
         adopt_inbox(e);

@@ -207,6 +207,13 @@ still_serving "a chunked 10 MiB body"
 "$PY" -c 'import json; print(json.dumps({"command": ["true"], "stdin": "s" * (4 << 20)}))' > "$T/4m.json"
 api POST /v1/exec "@$T/4m.json"
 is "$STATUS" 413 "a body just over 4 MiB (the default max_body): 413"
+# Under the maximum, a body read in many pieces into a buffer sized by its
+# Content-Length, or grown when it has none.
+"$PY" -c 'import json; print(json.dumps({"command": ["wc", "-c"], "stdin": "s" * (3 << 20)}))' > "$T/3m.json"
+api POST /v1/exec "@$T/3m.json"
+is "$STATUS $(jb 'd["stdout"].strip()')" "200 3145728" "a 3 MiB body (Content-Length): all of it read"
+api -H 'Transfer-Encoding: chunked' POST /v1/exec "@$T/3m.json"
+is "$STATUS $(jb 'd["stdout"].strip()')" "200 3145728" "a 3 MiB body (chunked): all of it read"
 
 # ---- 401 on TCP ----
 API_TCP=1 api GET /v1/info

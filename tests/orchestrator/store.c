@@ -1046,6 +1046,65 @@ static void test_submit_groups(void)
     orch_store_close(s);
 }
 
+/* The nice value of this process's thread named name, or 100 when none is. */
+static int thread_nice(const char *name)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+    int nice = 100;
+
+    while (d && nice == 100 && (de = readdir(d))) {
+        char path[64], comm[32] = "", stat[1024];
+        FILE *f;
+        snprintf(path, sizeof path, "/proc/self/task/%.20s/comm", de->d_name);
+        if ((f = fopen(path, "r"))) {
+            if (!fgets(comm, sizeof comm, f))
+                comm[0] = '\0';
+            fclose(f);
+        }
+        comm[strcspn(comm, "\n")] = '\0';
+        if (strcmp(comm, name) != 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%.20s/stat", de->d_name);
+        if ((f = fopen(path, "r"))) {
+            /* after "(comm) ": state is field 3, nice field 19 */
+            const char *p = fgets(stat, sizeof stat, f) ? strrchr(stat, ')') : NULL;
+            int field = 2;
+            for (; p && *p && field < 19; p++)
+                field += *p == ' ';
+            if (p && field == 19)
+                nice = atoi(p);
+            fclose(f);
+        }
+    }
+    if (d)
+        closedir(d);
+    return nice;
+}
+
+/* Submissions are committed by a thread of the store's own, above the
+ * priority of the threads that submit (a burst of them otherwise starved it). */
+static void test_committer_priority(void)
+{
+    orch_store *s = open_store("prio.db");
+    if (!s) {
+        ok(0, "opening prio.db");
+        return;
+    }
+    int nice = 100;
+    for (int i = 0; i < 100 && nice == 100; i++) {   /* the thread names itself */
+        nice = thread_nice("sbx-store");
+        if (nice == 100)
+            usleep(10000);
+    }
+    if (geteuid() == 0)
+        is_int(nice, -10, "the committer thread (sbx-store) runs at nice -10");
+    else
+        ok(nice == 0 || nice == -10, "the committer thread (sbx-store) runs (nice %d)", nice);
+    orch_store_close(s);
+    is_int(thread_nice("sbx-store"), 100, "closing the store ends the committer thread");
+}
+
 static void remove_dir(void)
 {
     DIR *d = opendir(dir);
@@ -1090,6 +1149,7 @@ int main(void)
     test_db_error();
     test_threads();
     test_submit_groups();
+    test_committer_priority();
     remove_dir();
     return tap_done();
 }
