@@ -199,7 +199,8 @@ struct orch_store {
      * what has arrived in one transaction, and whatever arrived meanwhile in
      * the next. The list takes no lock (see committer_main). */
     _Atomic(struct submission *) pending;   /* newest first */
-    sem_t committer_wake;       /* posted when pending was empty, and to stop */
+    atomic_bool committer_idle; /* about to wait, or waiting, for committer_wake */
+    sem_t committer_wake;
     bool committer_ready;
     atomic_bool committer_stop;
     bool committer_running;
@@ -679,7 +680,7 @@ static void stop_committer(orch_store *s)
     if (!s->committer_running)
         return;
     atomic_store(&s->committer_stop, true);
-    sem_post(&s->committer_wake);
+    sem_post(&s->committer_wake);   /* taken now, or at its next wait */
     pthread_join(s->committer, NULL);
     s->committer_running = false;
 }
@@ -985,8 +986,14 @@ static void *committer_main(void *arg)
         if (!list) {
             if (atomic_load(&s->committer_stop))
                 break;
-            while (sem_wait(&s->committer_wake) < 0)   /* EINTR only */
-                ;
+            /* Idle, then look again: a submission pushed meanwhile either is
+             * seen here or sees committer_idle (both sequentially
+             * consistent), so none is left waiting. */
+            atomic_store(&s->committer_idle, true);
+            if (!atomic_load(&s->pending))
+                while (sem_wait(&s->committer_wake) < 0)   /* EINTR only */
+                    ;
+            atomic_store(&s->committer_idle, false);
             continue;
         }
         while (list) {         /* oldest first */
@@ -1019,10 +1026,12 @@ int orch_store_workflow_submit(orch_store *s, const json_t *row, const char *key
     do
         me.next = head;
     while (!atomic_compare_exchange_weak(&s->pending, &head, &me));
-    /* The committer sleeps only after it found the list empty: the first
-     * submission pushed onto an empty list wakes it (an extra post on a
-     * committer that was not asleep costs it one empty turn). */
-    if (!head)
+    /* Every submission that finds the committer idle posts, not only the
+     * first: the first may be preempted between its push and its post, and
+     * then the committer slept through a burst for as long as that thread
+     * waited for the CPU (5 ms once). Extra posts cost the committer an
+     * empty turn each. */
+    if (atomic_load(&s->committer_idle))
         sem_post(&s->committer_wake);
     while (sem_wait(&me.wake) < 0)   /* EINTR only */
         ;

@@ -164,8 +164,15 @@ static const char *pkey(char *out, const char *base, const char *key)
     char q[64];
     size_t o = 0;
 
-    if (is_ident(key)) {
-        snprintf(out, PATH, "%s%s%s", base, *base ? "." : "", key);
+    if (is_ident(key)) {       /* most paths: joined without snprintf, on every key */
+        size_t b = strnlen(base, PATH - 1), k = strlen(key);
+        memmove(out, base, b);
+        if (b && b < PATH - 1)
+            out[b++] = '.';
+        if (k > PATH - 1 - b)
+            k = PATH - 1 - b;
+        memcpy(out + b, key, k);
+        out[b + k] = '\0';
         return out;
     }
     for (const char *s = key; *s && o < 40; s++) {
@@ -180,7 +187,21 @@ static const char *pkey(char *out, const char *base, const char *key)
 
 static const char *pidx(char *out, const char *base, size_t i)
 {
-    snprintf(out, PATH, "%s[%zu]", base, i);
+    char num[24], *p = num + sizeof num;
+    size_t b = strnlen(base, PATH - 1);
+
+    *--p = '\0';
+    *--p = ']';
+    do
+        *--p = (char)('0' + i % 10);
+    while ((i /= 10) && p > num + 1);
+    *--p = '[';
+    size_t n = strlen(p);
+    if (n > PATH - 1 - b)
+        n = PATH - 1 - b;
+    memmove(out, base, b);
+    memcpy(out + b, p, n);
+    out[b + n] = '\0';
     return out;
 }
 

@@ -235,6 +235,14 @@ for line in open(sys.argv[1], encoding="utf-8"):
 sys.exit(0 if n >= 30 else 1)
 EOF
 echo $?)" "access log: every stderr line is JSON; request lines have every field"
+api GET '/v1/q%22b%5Cc%C3%A9'
+api GET '/v1/r%FF'
+is "$("$PY" - "$D_LOG" <<'EOF'
+import json, sys
+print(" ".join(d["path"] for d in map(json.loads, open(sys.argv[1], encoding="utf-8"))
+               if d.get("status") == 404 and d.get("path", "")[:5] in ("/v1/q", "/v1/r")))
+EOF
+)" '/v1/q"b\cé /v1/r?' "access log: a path with a quote, a backslash, UTF-8 or not, is logged as JSON"
 
 # ---- HTTP/1.1 persistent connections ----
 client reuse /v1/health > "$T/reuse"
