@@ -2026,7 +2026,9 @@ static void probe_steps(orch_engine *e, const orch_workflow *wf, orch_problems *
             continue;
         }
         rt_spec_init(&spec);
-        if (e->cfg.exec.build(e->cfg.exec.ctx, req, &spec, &err) == 0) {
+        int rc = e->cfg.exec.check ? e->cfg.exec.check(e->cfg.exec.ctx, req, &err)
+                                   : e->cfg.exec.build(e->cfg.exec.ctx, req, &spec, &err);
+        if (rc == 0) {
             json_decref(passed);
             passed = json_incref(req);
         } else {

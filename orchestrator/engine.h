@@ -31,6 +31,10 @@ typedef struct orch_executor {
      * start with the key at fault ("profile: ..."). Also called at submission
      * with "command": ["true"] to check each step's settings. */
     int (*build)(void *ctx, json_t *request, rt_spec *spec, rt_error *err);
+    /* Optional: build's verdict on a request without the spec, for that check
+     * at submission; it may remember requests that passed. NULL: build is
+     * called and its spec freed. */
+    int (*check)(void *ctx, json_t *request, rt_error *err);
     /* Runs spec to its end in the calling thread and initializes *res. Once
      * *stop is non-zero the sandbox is killed and the result says cancelled.
      * -1 when nothing could start (res then says error, with the cause). */

@@ -21,6 +21,7 @@
 
 #define EVENTS_PAGE 200
 #define HEARTBEAT_MS 15000     /* a blank line on a quiet event stream */
+#define CHECKED_MAX 8
 
 struct sd_workflows {
     orch_store *store;
@@ -32,6 +33,12 @@ struct sd_workflows {
     pthread_mutex_t lock;
     unsigned streams;           /* event streams open */
     atomic_bool closing;
+    /* Step requests that built a spec under checked_snap (held), newest
+     * replacing oldest: the check at submission, repeated for every workflow
+     * of a kind, was a tenth of a submission's CPU. Under lock. */
+    sd_snapshot *checked_snap;
+    char *checked[CHECKED_MAX];
+    unsigned checked_next;
 };
 
 struct sd_wf_stream {
@@ -59,6 +66,61 @@ static int daemon_build(void *ctx, json_t *req, rt_spec *spec, rt_error *err)
     sd_workflows *w = ctx;
     sd_snapshot *snap = w->snapshot(w->snapshot_ctx);
     int rc = sd_exec_build_spec(snap, req, spec, err);
+    sd_snapshot_unref(snap);
+    return rc;
+}
+
+static bool checked_before(sd_workflows *w, const sd_snapshot *snap, const char *text)
+{
+    bool hit = false;
+    pthread_mutex_lock(&w->lock);
+    for (unsigned i = 0; i < CHECKED_MAX && w->checked_snap == snap && !hit; i++)
+        hit = w->checked[i] && strcmp(w->checked[i], text) == 0;
+    pthread_mutex_unlock(&w->lock);
+    return hit;
+}
+
+static void checked_clear(sd_workflows *w)
+{
+    for (unsigned i = 0; i < CHECKED_MAX; i++) {
+        free(w->checked[i]);
+        w->checked[i] = NULL;
+    }
+    sd_snapshot_unref(w->checked_snap);
+    w->checked_snap = NULL;
+}
+
+/* Takes text. The entries of an earlier snapshot (before a reload) go. */
+static void checked_add(sd_workflows *w, sd_snapshot *snap, char *text)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->checked_snap != snap) {
+        checked_clear(w);
+        w->checked_snap = sd_snapshot_ref(snap);
+    }
+    free(w->checked[w->checked_next]);
+    w->checked[w->checked_next] = text;
+    w->checked_next = (w->checked_next + 1) % CHECKED_MAX;
+    pthread_mutex_unlock(&w->lock);
+}
+
+static int daemon_check(void *ctx, json_t *req, rt_error *err)
+{
+    sd_workflows *w = ctx;
+    sd_snapshot *snap = w->snapshot(w->snapshot_ctx);
+    char *text = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+    int rc = 0;
+    if (!text || !checked_before(w, snap, text)) {
+        rt_spec spec;
+        rt_spec_init(&spec);
+        rc = sd_exec_build_spec(snap, req, &spec, err);
+        rt_spec_free(&spec);
+        if (rc == 0 && text) {
+            checked_add(w, snap, text);
+            text = NULL;
+        }
+    }
+    free(text);
     sd_snapshot_unref(snap);
     return rc;
 }
@@ -132,7 +194,7 @@ int sd_workflows_start(const sd_config *cfg, sd_admission *adm, sd_snapshot_fn *
     orch_engine_config ec = {
         .state_dir = cfg->state_dir,
         .store = w->store,
-        .exec = {.build = daemon_build, .run = daemon_run, .ctx = w},
+        .exec = {.build = daemon_build, .check = daemon_check, .run = daemon_run, .ctx = w},
         .prices = {cfg->usd_per_cpu_second, cfg->usd_per_gb_second, cfg->usd_per_run},
         .max_running = cfg->max_running,
         .workspace_bytes = cfg->workspace_bytes,
@@ -169,6 +231,7 @@ void sd_workflows_stop(sd_workflows *w, long grace_ms)
         usleep(100 * 1000);
     orch_engine_stop(w->engine, grace_ms);
     orch_store_close(w->store);
+    checked_clear(w);
     pthread_mutex_destroy(&w->lock);
     free(w->state_dir);
     free(w);

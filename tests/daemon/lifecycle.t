@@ -107,6 +107,9 @@ echo '{"max_queue": 5, "max_running": 3}' > "$CONF"
 daemon_start --config "$CONF"
 api GET /v1/info
 is "$(jb 'd["max_queue"]') $(jb 'd["max_running"]')" "5 3" "config file: max_queue 5, max_running 3"
+WF='{"workflow": {"name": "big", "steps": [{"id": "s", "run": "true", "limits": {"memory": "1500m"}}]}}'
+api POST /v1/workflows "$WF"
+is "$STATUS" 201 "a step with 1500m of memory is accepted (its check is remembered)"
 echo '{"max_queue": 7, "max_running": 2, "limits": {"max": {"memory": "1g"}}}' > "$CONF"
 kill -HUP "$D_PID"
 info_is() { api GET /v1/info; [ "$(jb "$1")" = "$2" ]; }
@@ -116,6 +119,9 @@ is "$(jb 'd["max_running"]') $(jb 'd["limits"]["max"]["memory"]')" '2 1073741824
 like "$(grep '"msg":"reloaded"' "$D_LOG")" "$CONF" "SIGHUP: logged reloaded with the file"
 exec_json '{"command":["true"],"limits":{"memory":"1500m"}}'
 is "$STATUS $(jb 'd["error"]["field"]')" "400 limits.memory" "SIGHUP: the new maximum applies to requests"
+api POST /v1/workflows "$WF"
+is "$STATUS $(jb 'd["error"]["problems"][0]["path"]')" "400 workflow.steps[0].limits.memory" \
+    "SIGHUP: and to workflow steps checked before the reload"
 api GET /metrics
 is "$(grep -E '^sandboxd_max_(running|queue) ' "$BODY" | tr '\n' ' ')" "sandboxd_max_running 2 sandboxd_max_queue 7 " \
     "SIGHUP: metrics show the new sizes"
