@@ -814,7 +814,7 @@ static void *attempt_main(void *arg)
     struct attempt *a = arg;
     orch_engine *e = a->e;
     rt_error err;
-    prctl(PR_SET_NAME, "sbx-step", 0, 0, 0);
+    (void)prctl(PR_SET_NAME, "sbx-step", 0, 0, 0);
     if (make_attempt_dir(a, &a->err) < 0 || move_code(a, &a->err) < 0) {
         rt_result_init(&a->res, a->spec.limits.output_bytes);
         a->rc = -1;
@@ -1571,7 +1571,7 @@ static void adopt_inbox(orch_engine *e);
 static void *scheduler_main(void *arg)
 {
     orch_engine *e = arg;
-    prctl(PR_SET_NAME, "sbx-engine", 0, 0, 0);   /* for top -H and perf */
+    (void)prctl(PR_SET_NAME, "sbx-engine", 0, 0, 0);   /* for top -H and perf */
     pthread_mutex_lock(&e->lock);
     for (;;) {
         adopt_inbox(e);

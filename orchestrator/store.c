@@ -554,7 +554,7 @@ static int connect_db(orch_store *s, rt_error *err)
 static void *checkpoint_main(void *arg)
 {
     orch_store *s = arg;
-    prctl(PR_SET_NAME, "sbx-checkpoint", 0, 0, 0);
+    (void)prctl(PR_SET_NAME, "sbx-checkpoint", 0, 0, 0);
     pthread_mutex_lock(&s->ckpt_lock);
     while (!s->ckpt_stop) {
         struct timespec dl;
@@ -978,9 +978,9 @@ static void *committer_main(void *arg)
 {
     orch_store *s = arg;
 
-    prctl(PR_SET_NAME, "sbx-store", 0, 0, 0);   /* for top -H and perf */
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), -10) < 0)
-        (void)0;   /* without CAP_SYS_NICE: the same work, only less promptly */
+    (void)prctl(PR_SET_NAME, "sbx-store", 0, 0, 0);   /* for top -H and perf */
+    /* Fails without CAP_SYS_NICE: the same work then, only less promptly. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), -10);
     for (;;) {
         struct submission *list = atomic_exchange(&s->pending, NULL), *group = NULL;
         if (!list) {
