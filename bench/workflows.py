@@ -13,7 +13,8 @@ the start line), so that what is timed is sandboxd, not the client.
 
 Knobs: WF_COUNT (100), WF_STEPS (10), WF_ROUNDS (3: each side runs this many
 times, alternating, and the medians are compared), WF_MAX_RUNNING (the daemon's
-default when unset).
+default when unset), WF_WAITING (0: this many workflows waiting for an approval are
+submitted first and stay for the whole run, as a daemon with human gates has them).
 """
 import http.client
 import json
@@ -31,6 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COUNT = int(os.environ.get("WF_COUNT", "100"))
 STEPS = int(os.environ.get("WF_STEPS", "10"))
 ROUNDS = int(os.environ.get("WF_ROUNDS", "3"))
+WAITING = int(os.environ.get("WF_WAITING", "0"))
 CHAINS = os.path.join(ROOT, "build", "bench", "chains")
 
 
@@ -100,6 +102,16 @@ def main():
         print("   sandboxd --max-running %d: %d workflows x %d chained steps vs %d clients x %d "
               "POST /v1/exec, %d rounds" % (info["max_running"], COUNT, STEPS, COUNT, STEPS,
                                             ROUNDS))
+        gate = {"workflow": {"name": "gate", "steps": [
+            {"id": "a", "run": "true", "approval": {"timeout": "24h"}}]}}
+        conn = UnixConnection(sock)
+        for _ in range(WAITING):
+            st, data = call(conn, "POST", "/v1/workflows", gate)
+            if st != 201:
+                raise SystemExit("bench/workflows: a waiting workflow: %d %s" % (st, data[:200]))
+        conn.close()
+        if WAITING:
+            print("   %d workflows waiting for an approval throughout" % WAITING)
         chains(sock, "exec")   # warm-up: page cache, cgroups, the spawner
         exec_walls, wf_walls, submits, failures = [], [], [], []
         for r in range(ROUNDS):
@@ -121,7 +133,7 @@ def main():
         e, w = statistics.median(exec_walls), statistics.median(wf_walls)
         steps = COUNT * STEPS
         result = {
-            "workflows": COUNT, "steps_per_workflow": STEPS, "rounds": ROUNDS,
+            "workflows": COUNT, "steps_per_workflow": STEPS, "rounds": ROUNDS, "waiting": WAITING,
             "max_running": info["max_running"],
             "exec_wall_s": exec_walls, "workflow_wall_s": wf_walls,
             "exec_wall_median_s": e, "workflow_wall_median_s": w, "ratio": w / e,
