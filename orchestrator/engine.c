@@ -1580,10 +1580,10 @@ static bool advance(orch_engine *e, struct run *r, int64_t now, int64_t *next)
 /* Whether a pass must look at r: a workflow waiting on its own (an approval, a
  * backoff, its attempts) is skipped until something happens to it or its next
  * timer is due, so that thousands of them waiting for approvals do not make
- * every pass, one per event, long (2,000 of them made 100 chains of 10 steps
- * take 4 times as long). Queued ones are looked at every time (they wait for
- * room and for the submissions of a burst), and so are those that wait for a
- * sandbox slot while one is free. */
+ * every pass, one per event, long (with 3,000 waiting the engine spent 950 ms
+ * of CPU on 100 chains of 10 steps instead of 160). Queued ones are looked at
+ * every time (they wait for room and for the submissions of a burst), and so
+ * are those that wait for a sandbox slot while one is free. */
 static bool needs_pass(const orch_engine *e, const struct run *r, int64_t now)
 {
     return r->moved || now >= r->wake_at || strcmp(r->status, "queued") == 0 ||
