@@ -621,8 +621,11 @@ static void take_body(struct request *req, const char *data, size_t n)
     if (req->len + n + 1 > req->cap) {
         /* Sized by Content-Length: a body under 1 KiB then stays a small
          * allocation, which does not make malloc consolidate its free lists
-         * on every request. */
-        size_t cap = req->cap ? req->cap : req->declared >= n ? req->declared + 1 : 4096;
+         * on every request. At most 64 KiB at first: a client that declares
+         * megabytes and sends a byte holds no more. */
+        size_t cap = req->cap;
+        if (!cap)
+            cap = req->declared < n ? 4096 : req->declared < 65536 ? req->declared + 1 : 65536;
         while (cap < req->len + n + 1)
             cap *= 2;
         char *b = realloc(req->body, cap);
