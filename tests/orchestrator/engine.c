@@ -172,6 +172,21 @@ static double num_at(const json_t *doc, const char *sel)
     return d;
 }
 
+/* The result once the string at sel is want, or after 5 s as it is then. */
+static json_t *wait_for(const char *id, const char *sel, const char *want)
+{
+    rt_error err;
+    json_t *r = NULL;
+    for (int i = 0; i < 250; i++) {
+        json_decref(r);
+        r = orch_engine_get(eng, id, &err);
+        if (strcmp(at(r, sel), want) == 0)
+            break;
+        usleep(20 * 1000);
+    }
+    return r;
+}
+
 static void test_pipeline(void)
 {
     json_t *r = run_wf(
@@ -480,14 +495,7 @@ static void test_approval(void)
     snprintf(saved, sizeof saved, "%s", id);
     is_int(orch_engine_approve(eng, saved, "nope", true, NULL, &err), -1, "an unknown step ...");
     is_int(err.code, ENOENT, "... is not found");
-    json_t *r = NULL;
-    for (int i = 0; i < 100; i++) {
-        json_decref(r);
-        r = orch_engine_get(eng, saved, &err);
-        if (strcmp(at(r, "steps.deploy.approval.state"), "waiting") == 0)
-            break;
-        usleep(50 * 1000);
-    }
+    json_t *r = wait_for(saved, "steps.deploy.approval.state", "waiting");
     is_str(at(r, "steps.deploy.approval.state"), "waiting", "the step waits for approval");
     is_str(at(r, "steps.deploy.status"), "pending", "... pending");
     json_decref(r);
@@ -520,6 +528,32 @@ static void test_approval(void)
     is_str(at(r, "steps.d.status"), "failed", "an unanswered approval times out");
     is_str(at(r, "steps.d.error"), "approval: no answer within 300ms", "... saying so");
     json_decref(r);
+}
+
+/* A workflow whose step is ready while every sandbox slot is another's, and
+ * which nothing else happens to, starts when the other frees a slot (not at
+ * its next timer: the scheduler skips workflows that wait on their own). */
+static void test_waits_for_a_slot(void)
+{
+    rt_error err;
+    char b[ORCH_STORE_ID_MAX], a[ORCH_STORE_ID_MAX];
+    snprintf(b, sizeof b, "%s",
+             submit("{`name`: `b`, `timeout`: `20s`, `steps`: [{`id`: `gate`, `approval`: {},"
+                    " `run`: `true`}]}",
+                    NULL, NULL));
+    json_decref(wait_for(b, "steps.gate.approval.state", "waiting"));
+    snprintf(a, sizeof a, "%s",
+             submit("{`name`: `a`, `steps`: [{`id`: `s`, `for_each`: `${{ inputs.l }}`,"
+                    " `run`: `sleep 1`}], `inputs`: {`l`: {`type`: `array`,"
+                    " `default`: [1, 2, 3, 4]}}}",
+                    NULL, NULL));
+    json_decref(wait_for(a, "steps.s.status", "running"));   /* a holds every slot */
+    is_int(orch_engine_approve(eng, b, "gate", true, NULL, &err), 0,
+           "approved while another workflow holds every slot");
+    json_t *r = wait_done(b, 30000);
+    is_str(at(r, "status"), "succeeded", "... it runs once a slot is free, not at its timeout");
+    json_decref(r);
+    json_decref(wait_done(a, 30000));
 }
 
 static void test_outputs_hostile(void)
@@ -766,6 +800,7 @@ int main(void)
     test_commits_per_step();
     test_parallel_limit();
     test_queued_until_room();
+    test_waits_for_a_slot();
     test_conditions();
     test_retry();
     test_timeouts_and_cancel();
