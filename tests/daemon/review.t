@@ -86,8 +86,9 @@ time.sleep(6)                 # never reads
 print("done")
 EOF
 reader=$!
-sleep 1
-has_process 'sleep 31.25'; ok $? "the stream's sandbox runs while its client does not read"
+# Seen as soon as it gets past its 4 MB (it used to be looked for once, after a
+# second, which raced with its own 1 s timeout on a loaded machine).
+eventually 1 has_process 'sleep 31.25'; ok $? "the stream's sandbox runs while its client does not read"
 eventually 4 no_process 'sleep 31.25'
 ok $? "the 1 s timeout kills it although the client does not read"
 
