@@ -484,7 +484,7 @@ _Noreturn void rt_child_main(const struct child_args *a)
     struct mount_failure mf;
     close(a->sync_peer_fd);
     reset_signals();
-    if (rt_mount_open_sources(a->plan, a->src_fds, &mf) < 0)
+    if (!a->sources_open && rt_mount_open_sources(a->plan, false, a->src_fds, &mf) < 0)
         mount_failed(a, &mf);
     if (a->late_userns)
         setup_then_user_namespace(a);

@@ -44,6 +44,8 @@ struct child_rlimit {
 struct child_args {
     const rt_mount_plan *plan;
     int *src_fds;              /* plan->n slots */
+    bool sources_open;         /* src_fds filled by the caller (cloned from the
+                                  bare mount namespace, mountns.h) */
     char *const *argv;
     char *const *envp;
     const char *path;          /* PATH to search argv[0] in */

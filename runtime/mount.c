@@ -581,7 +581,8 @@ static int open_parent_in_root(const char *path, const char **name)
     return open_in_root(buf, O_PATH | O_DIRECTORY);
 }
 
-/* mount(2) takes a path: the fd's own, through /proc (the host's, until pivot). */
+/* mount(2) takes a path: the fd's own, through /proc (the host's, or the bare
+ * namespace's, until pivot). */
 static const char *fd_path(int fd, char buf[32])
 {
     snprintf(buf, 32, "/proc/self/fd/%d", fd);
@@ -898,12 +899,22 @@ static int clone_source(const struct mount_op *op)
     return tree;
 }
 
-int rt_mount_open_sources(const rt_mount_plan *plan, int *fds, struct mount_failure *fail)
+/* A copy made in the caller's namespace is a peer of a shared source: a mount
+ * the plan makes inside it would show up on the host. */
+static int make_private(int tree, const struct mount_op *op)
+{
+    struct mount_attr attr = {.propagation = MS_PRIVATE};
+    return mount_setattr(tree, "", AT_EMPTY_PATH | (op->kind == MOP_BIND ? AT_RECURSIVE : 0),
+                         &attr, sizeof attr);
+}
+
+int rt_mount_open_sources(const rt_mount_plan *plan, bool in_caller_ns, int *fds,
+                          struct mount_failure *fail)
 {
     for (size_t i = 0; i < plan->n; i++)
         fds[i] = -1;
     /* before the copies: a copy of a shared mount would be its peer */
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    if (!in_caller_ns && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return fail_at(fail, "making mount propagation private", "/");
     for (size_t i = 0; i < plan->n; i++) {
         if (plan->ops[i].kind != MOP_BIND && plan->ops[i].kind != MOP_ROOT)
@@ -911,6 +922,8 @@ int rt_mount_open_sources(const rt_mount_plan *plan, int *fds, struct mount_fail
         fds[i] = clone_source(&plan->ops[i]);
         if (fds[i] < 0)
             return fail_at(fail, "opening mount source", plan->ops[i].src);
+        if (in_caller_ns && make_private(fds[i], &plan->ops[i]) < 0)
+            return fail_at(fail, "making mount propagation private", plan->ops[i].src);
     }
     return 0;
 }

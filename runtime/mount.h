@@ -66,10 +66,14 @@ struct mount_failure {
     int err;
 };
 
-/* Child side, first thing after clone while it still has the caller's access to
- * host paths: makes mount propagation private, then copies the mounts of every
- * bind source as they are now (detached trees) into fds[plan->n] (-1 elsewhere). */
-int rt_mount_open_sources(const rt_mount_plan *plan, int *fds, struct mount_failure *fail);
+/* Copies the mounts of every bind source as they are now (detached trees)
+ * into fds[plan->n] (-1 elsewhere). Either the child, first thing after clone
+ * while it still has the caller's access to host paths, in its copy of the
+ * caller's namespace, whose propagation it makes private first; or the caller
+ * before a clone from the bare namespace (mountns.h), in_caller_ns, which makes
+ * each copy private instead. */
+int rt_mount_open_sources(const rt_mount_plan *plan, bool in_caller_ns, int *fds,
+                          struct mount_failure *fail);
 
 /* Child side: builds the root from the plan (moving in the copies made above,
  * then closing their fds), pivots into it, drops the old

@@ -22,6 +22,7 @@
 #include "cgroup.h"
 #include "child.h"
 #include "cleanup.h"
+#include "mountns.h"
 #include "netns.h"
 #include "sandbox-internal.h"
 
@@ -38,6 +39,7 @@ static const char *const default_env[] = {
 struct native {
     rt_mount_plan plan;
     int *src_fds;
+    bool sources_open;         /* src_fds are ours (opened for the bare namespace) */
     char **envp;               /* owned copies when the spec gives env */
     pid_t pid;
     struct rt_watch w[W_COUNT];
@@ -354,6 +356,27 @@ static int prepare(struct native *n, const rt_spec *spec, bool privileged, bool 
     return 0;
 }
 
+/* The clone from the bare mount namespace (mountns.h): the bind sources are
+ * opened here, in ours, where they are; the child's namespace is then a copy
+ * of two mounts where ours may hold thousands. */
+static int open_sources(struct native *n, rt_error *err)
+{
+    struct mount_failure mf;
+    n->sources_open = true;
+    if (rt_mount_open_sources(&n->plan, true, n->src_fds, &mf) < 0)
+        return rt_error_set(err, mf.err, "%s \"%s\"", mf.step, mf.path);
+    return 0;
+}
+
+/* Ours: the child has its own copies. */
+static void close_sources(struct native *n)
+{
+    for (size_t i = 0; n->sources_open && i < n->plan.n; i++)
+        if (n->src_fds[i] >= 0)
+            close(steal_fd(&n->src_fds[i]));
+    n->sources_open = false;
+}
+
 static void release_child_args(struct child_args *ca)
 {
     cap_free(ca->caps_setup);
@@ -499,25 +522,44 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
     rt_error local;
     rt_error_clear(&local);
     n->start_ns = rt_now_ns();
-    if (prepare(n, spec, privileged, late_userns, &ca, &local) < 0 || make_pipes(n, spec, &p, &local) < 0) {
+    bool bare = rt_mountns_bare() >= 0;
+    if (prepare(n, spec, privileged, late_userns, &ca, &local) < 0 ||
+        make_pipes(n, spec, &p, &local) < 0 || (bare && open_sources(n, &local) < 0)) {
+        close_sources(n);
         close_pipes(&p);
         release_child_args(&ca);
         finish_early(sb, &local);
         return 0;
     }
+    ca.sources_open = n->sources_open;
     ca.sync_fd = p.sync[0];
     ca.sync_peer_fd = p.sync[1];
     ca.msg_fd = p.msg[1];
     ca.stdio[0] = p.in;
     ca.stdio[1] = p.out[1];
     ca.stdio[2] = p.err[1];
-    int pidfd = -1;
+    int pidfd = -1, cwd = -1;
+    /* Without the bare namespace (our threads share the file system context)
+     * the child copies ours; its sources are open all the same. */
+    bool entered = bare && rt_mountns_enter_bare(&cwd) == 0;
     n->pid = clone_child(&pidfd, late_userns);
     if (n->pid == 0)
         rt_child_main(&ca);
+    int clone_err = errno;
+    bool back = !entered || rt_mountns_leave_bare(cwd) == 0;
+    if (!back)
+        rt_error_set(&local, errno, "returning from the bare mount namespace");
     release_child_args(&ca);
-    if (n->pid < 0) {
-        rt_error_set(&local, errno, "clone3");
+    close_sources(n);
+    if (n->pid < 0 || !back) {
+        if (n->pid < 0) {
+            rt_error_set(&local, clone_err, "clone3");
+        } else {
+            pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+            waitpid(n->pid, NULL, 0);
+            n->reaped = true;
+            close(pidfd);
+        }
         close_pipes(&p);
         finish_early(sb, &local);
         return 0;

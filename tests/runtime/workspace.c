@@ -8,6 +8,7 @@
 
 #include "sandbox.h"
 #include "tap.h"
+#include "shrun.h"
 
 static void add(rt_spec *s, const char *path, const void *data, size_t len, bool exec)
 {
@@ -22,28 +23,6 @@ static void add(rt_spec *s, const char *path, const void *data, size_t len, bool
 static void add_text(rt_spec *s, const char *path, const char *text)
 {
     add(s, path, text, strlen(text), false);
-}
-
-static void set_sh(rt_spec *s, const char *script)
-{
-    s->argv = calloc(4, sizeof *s->argv);
-    if (!s->argv || !(s->argv[0] = strdup("/bin/sh")) || !(s->argv[1] = strdup("-c")) ||
-        !(s->argv[2] = strdup(script)))
-        abort();
-}
-
-/* Runs and frees the spec; the result is always one to free. */
-static rt_status run(rt_spec *s, rt_result *res)
-{
-    rt_error err;
-
-    if (rt_run(s, NULL, res, &err) < 0) {
-        diag("rt_run: %s", err.msg);
-        rt_result_init(res, 0);
-        res->status = RT_STATUS_ERROR;
-    }
-    rt_spec_free(s);
-    return res->status;
 }
 
 static const char *out(const rt_result *res)
