@@ -41,6 +41,7 @@ struct sd_server {
     char *socket_path;         /* the file we created, removed at stop */
     bool stopped;
     sd_workflows *workflows;
+    atomic_int workflows_users; /* requests inside the workflows module */
 };
 
 struct request {
@@ -447,16 +448,38 @@ static void wf_stream_free(void *cls)
     sd_wf_stream_free(cls);
 }
 
+/* The workflows module for a request, or NULL once the server is stopping: a
+ * request let in before (its body still on its way) may come here after
+ * sd_server_stop began, which waits for the users it counted before it stops
+ * the module. */
+static sd_workflows *workflows_enter(sd_server *s)
+{
+    atomic_fetch_add(&s->workflows_users, 1);
+    if (!atomic_load(&s->draining))
+        return s->workflows;
+    atomic_fetch_sub(&s->workflows_users, 1);
+    return NULL;
+}
+
+static void workflows_leave(sd_server *s)
+{
+    atomic_fetch_sub(&s->workflows_users, 1);
+}
+
 static enum MHD_Result handle_workflows(struct MHD_Connection *c, struct request *req)
 {
     if (req->too_large)
         return reply_error(c, req, 413, "payload_too_large",
                            "the body is over this server's maximum of %llu bytes",
                            (unsigned long long)req->snap->config.max_body_bytes);
+    sd_workflows *w = workflows_enter(req->srv);
+    if (!w)
+        return reply_error(c, req, 503, "shutting_down", "the server is shutting down");
     sd_wf_answer a;
-    sd_workflows_handle(req->srv->workflows, req->method, req->path, query_arg, c,
+    sd_workflows_handle(w, req->method, req->path, query_arg, c,
                         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key"),
                         req->body, req->len, &a);
+    workflows_leave(req->srv);
     struct MHD_Response *r;
     const char *type = "application/json";
     if (a.stream) {
@@ -504,14 +527,18 @@ static enum MHD_Result handle_get(struct MHD_Connection *c, struct request *req)
     case SD_ROUTE_LANGUAGES:
         return reply_json(c, req, 200,
                           json_pack("{s:o}", "languages", sd_languages_json(&req->snap->languages)));
-    case SD_ROUTE_METRICS:
+    case SD_ROUTE_METRICS: {
         sd_admission_counts(s->admission, &running, &queued);
-        if (s->workflows)
-            sd_metrics_workflows_active(sd_workflows_active(s->workflows));
+        sd_workflows *w = workflows_enter(s);
+        if (w) {
+            sd_metrics_workflows_active(sd_workflows_active(w));
+            workflows_leave(s);
+        }
         return reply_text(c, req, 200,
                           sd_metrics_render(running, queued, req->snap->config.max_running,
                                             req->snap->config.max_queue),
                           "text/plain; version=0.0.4; charset=utf-8");
+    }
     default:
         return reply_error(c, req, 500, "internal", "no handler for this route");
     }
@@ -801,6 +828,7 @@ sd_server *sd_server_new(sd_snapshot *snap, rt_error *err)
     s->tcp_l = (struct listener){s, true, -1, NULL};
     atomic_init(&s->draining, false);
     atomic_init(&s->kill_all, false);
+    atomic_init(&s->workflows_users, 0);
     return s;
 }
 
@@ -876,6 +904,8 @@ void sd_server_stop(sd_server *s)
     /* Workflow attempts first, while admission still lets them finish: those
      * still running after the grace are recorded as interrupted, and resume at
      * the next start. */
+    while (atomic_load(&s->workflows_users) > 0)
+        usleep(1000);          /* their calls are short: streams are the module's own */
     sd_workflows_stop(s->workflows, grace);
     s->workflows = NULL;
     sd_admission_close(s->admission);   /* queued requests get 503 */

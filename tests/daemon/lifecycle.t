@@ -101,6 +101,42 @@ is "$(bg_wait g2) $(jget "$T/g2.body" 'd["status"] + " " + str(len(d["stdout"]))
     "SIGTERM grace 20s: the sandbox completed with status ok and its client got the whole result"
 daemon_stop
 
+# ---- SIGTERM while a workflow's body is on its way ----
+# Its headers came before the stop, so the request was let in; its body comes
+# after the workflows module stopped. It gets 503, and the daemon exits 0 (it
+# dereferenced the stopped module and died of SIGSEGV before).
+daemon_start
+"$PY" - "$D_SOCK" "$T/late" <<'EOF' &
+import socket, sys, time
+body = b'{"workflow": {"name": "late", "steps": [{"id": "a", "run": "true"}]}}'
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"POST /v1/workflows HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          b"Content-Length: %d\r\n\r\n" % len(body) + body[:10])
+open(sys.argv[2] + ".sent", "w").close()
+time.sleep(1)  # the daemon gets SIGTERM meanwhile
+s.sendall(body[10:])
+s.settimeout(10)
+data = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+except OSError:
+    pass
+open(sys.argv[2], "wb").write(data)
+EOF
+late=$!
+eventually 5 test -e "$T/late.sent"
+kill -TERM "$D_PID"
+wait "$late"
+like "$(head -1 "$T/late" | tr -d '\r')" "^HTTP/1.1 503" \
+    "SIGTERM while a workflow's body is on its way: the request gets 503"
+like "$(tail -1 "$T/late")" '"shutting_down"' "... with code shutting_down"
+daemon_stop
+
 # ---- SIGHUP ----
 CONF=$T/sandboxd.json
 echo '{"max_queue": 5, "max_running": 3}' > "$CONF"
