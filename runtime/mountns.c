@@ -192,8 +192,7 @@ int rt_mountns_enter_bare(int *cwd)
         int e = errno;
         close(*cwd);
         *cwd = -1;
-        if (e == EINVAL)
-            atomic_store(&unusable, true);
+        atomic_store(&unusable, true);   /* EINVAL: threads share our fs context */
         errno = e;
         return -1;
     }
@@ -203,7 +202,9 @@ int rt_mountns_enter_bare(int *cwd)
 int rt_mountns_leave_bare(int cwd)
 {
     int rc = setns(own_fd, CLONE_NEWNS);
-    if (rc == 0)
+    if (rc < 0)
+        atomic_store(&unusable, true);
+    else
         rc = fchdir(cwd);
     int e = errno;
     close(cwd);

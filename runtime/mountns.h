@@ -26,7 +26,8 @@ int rt_mountns_bare(void);
 /* Around a clone: moves the calling process into the bare namespace, then
  * back to its own and its working directory (*cwd, kept by enter). Enter
  * fails (-1, nothing changed) in a process whose threads share its file system
- * context; then the namespace is not used again. */
+ * context (sbx run's, with its network thread); after a failure of either the
+ * namespace is not used again. */
 int rt_mountns_enter_bare(int *cwd);
 int rt_mountns_leave_bare(int cwd);
 

@@ -522,7 +522,11 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
     rt_error local;
     rt_error_clear(&local);
     n->start_ns = rt_now_ns();
-    bool bare = rt_mountns_bare() >= 0;
+    /* A profile that keeps capabilities copies ours as before: mounts copied
+     * into a namespace of its user namespace are locked (their flags, and
+     * submounts over what they hide), and the detached copies made here
+     * would not be. */
+    bool bare = rt_mountns_bare() >= 0 && !spec->keep_caps;
     if (prepare(n, spec, privileged, late_userns, &ca, &local) < 0 ||
         make_pipes(n, spec, &p, &local) < 0 || (bare && open_sources(n, &local) < 0)) {
         close_sources(n);
@@ -531,7 +535,6 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
         finish_early(sb, &local);
         return 0;
     }
-    ca.sources_open = n->sources_open;
     ca.sync_fd = p.sync[0];
     ca.sync_peer_fd = p.sync[1];
     ca.msg_fd = p.msg[1];
@@ -539,9 +542,13 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
     ca.stdio[1] = p.out[1];
     ca.stdio[2] = p.err[1];
     int pidfd = -1, cwd = -1;
-    /* Without the bare namespace (our threads share the file system context)
-     * the child copies ours; its sources are open all the same. */
+    /* Where the bare namespace cannot be entered (threads share our file
+     * system context) the child copies ours and opens its sources itself,
+     * its copy made private first. */
     bool entered = bare && rt_mountns_enter_bare(&cwd) == 0;
+    if (bare && !entered)
+        close_sources(n);
+    ca.sources_open = n->sources_open;
     n->pid = clone_child(&pidfd, late_userns);
     if (n->pid == 0)
         rt_child_main(&ca);

@@ -256,6 +256,8 @@ finish() {
             done
         fi
     } >&"$TAP_FD" 2>&1
+    # A test that lowered the system's fs.mount-max and did not get to put it back.
+    [ -z "${MOUNT_MAX_SAVED:-}" ] || echo "$MOUNT_MAX_SAVED" > /proc/sys/fs/mount-max
     # Workflow workspaces are tmpfs mounts under a state directory.
     awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r umount -l
     rm -rf "$T"

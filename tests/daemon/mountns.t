@@ -40,7 +40,8 @@ daemon_stop
 # A daemon whose namespace is crowded: fs.mount-max caps each namespace's
 # mounts, and a sandbox cloned from a copy of the daemon's would exceed it. This
 # daemon runs in a mount namespace of its own, so only its namespace is near
-# the cap, which is put back right after the run.
+# the cap (the system's: lowered for one request, put back right after it, or
+# by finish when the test dies on the way).
 printf '#!/bin/sh\nexec unshare -m --propagation private "%s" "$@"\n' "$SANDBOXD" > "$T/own-ns"
 chmod +x "$T/own-ns"
 SANDBOXD=$T/own-ns daemon_start
@@ -51,9 +52,11 @@ nsenter -t "$D_PID" -m sh -c 'mkdir -p "$1" && mount -t tmpfs -o size=64k tmpfs 
 ok $? "300 mounts more in the daemon's namespace"
 mounts=$(wc -l < "/proc/$D_PID/mountinfo")
 saved=$(cat /proc/sys/fs/mount-max)
+MOUNT_MAX_SAVED=$saved    # put back by finish if the test ends here
 echo $((mounts + 5)) > /proc/sys/fs/mount-max
 exec_json '{"command": ["echo", "started"]}'
 echo "$saved" > /proc/sys/fs/mount-max
+MOUNT_MAX_SAVED=
 is "$(jb 'd["status"]') $(jb 'd["stdout"]')" "ok started" \
    "with $mounts mounts there and fs.mount-max at $((mounts + 5)), a sandbox starts ($(jb 'd["error"]'))"
 is "$(cat /proc/sys/fs/mount-max)" "$saved" "fs.mount-max is back to $saved"

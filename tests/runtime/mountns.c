@@ -6,6 +6,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "mountns.h"
+#include "netns.h"
 #include "sandbox.h"
 #include "tap.h"
 #include "shrun.h"
@@ -146,8 +149,9 @@ static const char *read_text(const char *path)
 }
 
 /* The workspace and a read-only bind are shared mounts here; the plan mounts
- * a tmpfs inside the workspace. */
-static void test_shared_sources(const char *dir)
+ * a tmpfs inside the workspace. The sandbox must see the caller's mounts and
+ * must not show its own on the caller's side. */
+static void shared_sources_run(const char *dir, const char *how)
 {
     char ws[PATH_MAX], ro[PATH_MAX], sub[PATH_MAX + 8], path[PATH_MAX + 8];
     snprintf(ws, sizeof ws, "%s/ws", dir);
@@ -164,7 +168,6 @@ static void test_shared_sources(const char *dir)
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0 || write(fd, "ro\n", 3) != 3 || close(fd) < 0)
         abort();
-    ok(is_mount_point(ws), "the workspace is a mount of the caller's namespace");
 
     rt_spec s;
     rt_result res;
@@ -175,24 +178,23 @@ static void test_shared_sources(const char *dir)
         abort();
     set_sh(&s, "echo hi > /workspace/f && echo s > /workspace/sub/g && cat /ro/r &&"
                " { touch /ro/x 2>/dev/null && echo ro writable || echo ro refused; }");
-    is_str(rt_status_name(run(&s, &res)), "ok", "a sandbox with shared mounts as sources runs");
-    is_str(res.out.data ? res.out.data : "", "ro\nro refused\n",
-           "it reads the read-only bind and cannot write it");
+    char name[200];
+    snprintf(name, sizeof name, "%s: a sandbox with shared mounts as sources runs", how);
+    is_str(rt_status_name(run(&s, &res)), "ok", name);
+    snprintf(name, sizeof name, "%s: it reads the read-only bind and cannot write it", how);
+    is_str(res.out.data ? res.out.data : "", "ro\nro refused\n", name);
     rt_result_free(&res);
     snprintf(path, sizeof path, "%s/f", ws);
-    is_str(read_text(path), "hi\n", "what it wrote to /workspace is in the caller's mount");
-    ok(!is_mount_point(sub), "the tmpfs it had on /workspace/sub did not show up on the caller's "
-                             "side (its copy of the workspace is private)");
+    snprintf(name, sizeof name, "%s: what it wrote to /workspace is in the caller's mount", how);
+    is_str(read_text(path), "hi\n", name);
+    ok(!is_mount_point(sub), "%s: the tmpfs it had on /workspace/sub did not show up on the "
+                             "caller's side (its copy of the workspace is private)", how);
     snprintf(path, sizeof path, "%s/g", sub);
-    is_str(read_text(path), "(missing)", "nor did the file written into that tmpfs");
-
-    rt_spec_init(&s);
-    set_sh(&s, "echo caps");
-    s.keep_caps = 1ull << 10;   /* CAP_NET_BIND_SERVICE: the way without the bare namespace */
-    is_str(rt_status_name(run(&s, &res)), "ok", "a profile that keeps a capability still runs");
-    rt_result_free(&res);
-    umount2(ws, MNT_DETACH);
-    umount2(ro, MNT_DETACH);
+    snprintf(name, sizeof name, "%s: nor did the file written into that tmpfs", how);
+    is_str(read_text(path), "(missing)", name);
+    if (umount2(ws, MNT_DETACH) < 0 || umount2(ro, MNT_DETACH) < 0 || rmdir(ws) < 0 ||
+        rmdir(ro) < 0)
+        diag("cleaning up %s: %s", dir, strerror(errno));
 }
 
 static int count_mounts(void)
@@ -207,30 +209,57 @@ static int count_mounts(void)
     return n;
 }
 
-static char mount_max_saved[32];
-
-static void write_mount_max(const char *value)
+static int write_mount_max(const char *value)
 {
     int fd = open("/proc/sys/fs/mount-max", O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, value, strlen(value)) < 0)
+    int rc = fd < 0 || write(fd, value, strlen(value)) < 0 ? -1 : 0;
+    if (rc < 0)
         diag("setting fs.mount-max to %s: %s", value, strerror(errno));
     if (fd >= 0)
         close(fd);
+    return rc;
 }
 
-static void restore_mount_max(void)
+/* One sandbox in a child process with fs.mount-max at limit: its status and
+ * stdout. The parent puts the limit back however the child ends. */
+static void run_at_limit(const char *limit, const char *saved, uint64_t keep_caps, char *out,
+                         size_t size)
 {
-    if (*mount_max_saved)
-        write_mount_max(mount_max_saved);
+    int p[2];
+    if (pipe(p) < 0 || write_mount_max(limit) < 0)
+        abort();
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        rt_spec s;
+        rt_result res;
+        rt_spec_init(&s);
+        set_sh(&s, "echo started");
+        s.keep_caps = keep_caps;
+        rt_status st = run(&s, &res);
+        dprintf(p[1], "%s %s", rt_status_name(st), res.out.data ? res.out.data : "");
+        _exit(0);
+    }
+    close(p[1]);
+    size_t len = 0;
+    ssize_t n;
+    while (pid > 0 && len + 1 < size && (n = read(p[0], out + len, size - 1 - len)) > 0)
+        len += (size_t)n;
+    out[len] = '\0';
+    close(p[0]);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    write_mount_max(saved);
 }
 
-/* fs.mount-max caps the mounts of each namespace: with ours just below it, a
- * copy of ours plus the sandbox's own mounts would be refused (ENOSPC); a
- * copy of the bare one is far from it. The limit is the system's, so it is
- * lowered only for this run and put back on the way out. */
+/* fs.mount-max caps the mounts of each namespace (system-wide, so it is
+ * lowered only while one sandbox starts): with ours five below it, a sandbox
+ * whose namespace is a copy of ours plus its own mounts is refused (ENOSPC);
+ * a copy of the bare one is far from it. A profile that keeps capabilities
+ * copies ours still: its mounts must be locked. */
 static void test_crowded_namespace(const char *dir)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX], saved[32], limit[32], out[256];
     snprintf(path, sizeof path, "%s/many", dir);
     if (mkdir(path, 0755) < 0 || mount("tmpfs", path, "tmpfs", 0, "size=64k") < 0)
         abort();
@@ -241,32 +270,52 @@ static void test_crowded_namespace(const char *dir)
             abort();
     }
     int fd = open("/proc/sys/fs/mount-max", O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd < 0 ? -1 : read(fd, mount_max_saved, sizeof mount_max_saved - 1);
+    ssize_t n = fd < 0 ? -1 : read(fd, saved, sizeof saved - 1);
     if (fd >= 0)
         close(fd);
-    if (n <= 0) {
+    if (n > 0) {
+        saved[n] = '\0';
+        int ours = count_mounts();
+        snprintf(limit, sizeof limit, "%d", ours + 5);
+        run_at_limit(limit, saved, 0, out, sizeof out);
+        char name[160];
+        snprintf(name, sizeof name,
+                 "a sandbox starts beside a namespace of %d mounts, fs.mount-max %s", ours, limit);
+        is_str(out, "ok started\n", name);
+        run_at_limit(limit, saved, 1ull << 10, out, sizeof out);
+        is_str(out, "error ", "one that keeps a capability (CAP_NET_BIND_SERVICE) copies that "
+                              "namespace: over the cap");
+    } else {
         skip(2, "fs.mount-max cannot be read");
-        umount2(path, MNT_DETACH);
-        return;
     }
-    mount_max_saved[n] = '\0';
-    atexit(restore_mount_max);
-    int ours = count_mounts();
-    char limit[32];
-    snprintf(limit, sizeof limit, "%d", ours + 5);
-    write_mount_max(limit);
+    if (umount2(path, MNT_DETACH) < 0 || rmdir(path) < 0)
+        diag("cleaning up %s: %s", path, strerror(errno));
+}
 
-    rt_spec s;
-    rt_result res;
-    rt_spec_init(&s);
-    set_sh(&s, "echo started");
-    is_str(rt_status_name(run(&s, &res)), "ok",
-           "a sandbox starts beside a namespace at fs.mount-max");
-    is_str(res.out.data ? res.out.data : "", "started\n", "... and runs its command");
-    rt_result_free(&res);
-    restore_mount_max();
-    diag("%d mounts in the caller's namespace, fs.mount-max %s for the run", ours, limit);
-    umount2(path, MNT_DETACH);
+static void *wait_on(void *fd)
+{
+    char c;
+    return read(*(int *)fd, &c, 1) < 0 ? NULL : fd;
+}
+
+/* A caller with a second thread cannot enter the bare namespace (its threads
+ * share the file system context): the child copies the caller's namespace and
+ * must make it private itself, the way it does without a bare namespace. With
+ * a network namespace made ahead (sbx run's way) the child stays in the host's
+ * user namespace, where a copy that is not private would carry its mounts,
+ * /tmp's staging root first, back to the caller's. */
+static void test_threaded_caller(const char *dir)
+{
+    int p[2];
+    pthread_t t;
+    if (pipe(p) < 0 || pthread_create(&t, NULL, wait_on, &p[0]) != 0)
+        abort();
+    rt_netns_prestart();
+    shared_sources_run(dir, "with a second thread");
+    is_int(rt_mountns_bare(), -1, "that caller does not try the bare namespace again");
+    close(p[1]);
+    pthread_join(t, NULL);
+    close(p[0]);
 }
 
 int main(void)
@@ -276,20 +325,20 @@ int main(void)
         skip(1, "needs root");
         return tap_done();
     }
-    tap_plan(13);
+    tap_plan(17);
     char dir[] = "/tmp/sbx-mountns-XXXXXX";
-    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SHARED, NULL) < 0 ||
-        !mkdtemp(dir)) {
+    /* Private first: shared alone would keep our mounts peers of the host's. */
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        mount(NULL, "/", NULL, MS_REC | MS_SHARED, NULL) < 0 || !mkdtemp(dir)) {
         diag("a namespace for the test: %s", strerror(errno));
         abort();
     }
     test_unprivileged();
     test_content();
-    test_shared_sources(dir);
+    shared_sources_run(dir, "from the bare namespace");
     test_crowded_namespace(dir);
-    char many[sizeof dir + 8];
-    snprintf(many, sizeof many, "%s/many", dir);
-    rmdir(many);
-    rmdir(dir);
+    test_threaded_caller(dir);
+    if (rmdir(dir) < 0)
+        diag("removing %s: %s", dir, strerror(errno));
     return tap_done();
 }
