@@ -78,9 +78,11 @@ static _Noreturn void build_bare(int ready, int unused)
     report(ready, DONE);
 }
 
-/* What the caller and each sandbox do with it (rt_mountns_enter_bare,
- * rt_mountns_leave_bare, build_root), so that a system that forbids it (a
- * security module, say) is found once, here. */
+/* Most of what the caller and each sandbox do with it (rt_mountns_enter_bare,
+ * rt_mountns_leave_bare, build_root), as the host's root, so that a system
+ * that forbids it (a security module, say) is found once, here. What a child
+ * in a user namespace of its own does in its copy is not tried: a failure
+ * there is that run's error. */
 static struct stat caller_root;
 
 static _Noreturn void probe_bare(int ready, int fd)
