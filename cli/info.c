@@ -79,9 +79,9 @@ static json_t *cgroup_json(void)
     if (ci->pids) json_array_append_new(ctl, json_string("pids"));
     if (ci->cpu) json_array_append_new(ctl, json_string("cpu"));
     if (ci->cpuacct) json_array_append_new(ctl, json_string("cpuacct"));
-    return json_pack("{s:s, s:o, s:b, s:b, s:s}", "version", names[ci->version], "controllers",
-                     ctl, "swap_limit", ci->memory_swap, "writable", ci->writable, "note",
-                     ci->reason);
+    return json_pack("{s:s, s:o, s:b, s:b, s:i, s:s}", "version", names[ci->version],
+                     "controllers", ctl, "swap_limit", ci->memory_swap, "writable", ci->writable,
+                     "pool", ci->pool, "note", ci->reason);
 }
 
 static json_t *info_json(void)

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
@@ -39,6 +40,8 @@ static const char *const slot_ctl[NSLOTS] = {"memory", "pids", "cpu", "cpuacct"}
 #define CPU_MIN_QUOTA_US 1000       /* the kernel refuses less */
 #define RMDIR_WAIT_US 1000000L      /* per destroy, over all its directories */
 #define KILL_ROUNDS 100             /* ~1 s with the back-off below */
+#define POOL_DEFAULT 64             /* reusable groups per parent (SBX_CGROUP_POOL) */
+#define POOL_LIMIT 1024
 
 /* Written once by detect_once, read-only after. */
 static struct {
@@ -46,6 +49,7 @@ static struct {
     rt_cgroup_info info;
     int pfd[NSLOTS];                /* parents of sandbox groups (aliases share) */
     int owner[NSLOTS];              /* slot whose directory this slot uses; -1 */
+    bool pooled[NSLOTS];            /* owner slots whose directories are reused */
 } g = {.once = PTHREAD_ONCE_INIT};
 
 static atomic_ulong counter;
@@ -53,9 +57,17 @@ static atomic_long live_groups;     /* ours: counted once made, uncounted before
 
 struct rt_cgroup {
     int dfd[NSLOTS];                /* group directories, at owner slots */
-    char name[48];                  /* sbx-<pid>-<n>, the same in every parent */
-    bool removed;                   /* by rt_cgroup_try_remove, and uncounted */
+    char name[48];                  /* sbx-<pid>-<n>: the directories made for it */
+    int pool;                       /* pool-<pool> in the pooled slots; -1: none */
+    char pool_name[16];
+    uint64_t oom_base;              /* the pooled memory group's OOM kills before */
+    bool removed;                   /* made directories removed by rt_cgroup_try_remove */
 };
+
+static bool is_owner(int slot)
+{
+    return g.owner[slot] == slot;
+}
 
 /* One fd per hierarchy, and their count fits the child's go-ahead byte. */
 _Static_assert(NSLOTS <= RT_CGROUP_MAX_FDS && RT_CGROUP_MAX_FDS < 16, "fds per group");
@@ -503,17 +515,43 @@ static bool v1_mounted(const proc_view *v)
     return false;
 }
 
+static bool parse_pool_size(const char *s, int *out)
+{
+    uint64_t v;
+    if (!parse_u64(s, &v) || v > POOL_LIMIT || strspn(s, "0123456789") != strlen(s))
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+/* v1 only: there a group's counters can be reset and its OOM kills counted from
+ * a base, and the pids group, which must be fresh (pids.peak cannot be reset),
+ * is a hierarchy of its own. */
+static void setup_pool(void)
+{
+    rt_cgroup_info *info = &g.info;
+    if (info->version != RT_CGROUP_V1 || !is_owner(SLOT_PIDS)) {
+        info->pool = 0;
+        return;
+    }
+    for (int s = 0; s < NSLOTS; s++)
+        g.pooled[s] = info->pool > 0 && s != SLOT_PIDS && is_owner(s);
+}
+
 static void detect_once(void)
 {
     static proc_view v;             /* once per process: off the (thread's) stack */
     rt_cgroup_info *info = &g.info;
     for (int s = 0; s < NSLOTS; s++)
         g.pfd[s] = g.owner[s] = -1;
-    const char *name = getenv("SBX_CGROUP_PARENT");
+    info->pool = POOL_DEFAULT;
+    const char *name = getenv("SBX_CGROUP_PARENT"), *pool = getenv("SBX_CGROUP_POOL");
     if (!name || !*name)
         name = DEFAULT_PARENT;
     if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         note("SBX_CGROUP_PARENT \"%s\" is not a plain directory name", name);
+    else if (pool && *pool && !parse_pool_size(pool, &info->pool))
+        note("SBX_CGROUP_POOL \"%s\" is not a number from 0 to %d", pool, POOL_LIMIT);
     else if (proc_view_read(&v)) {
         if (v2_preferred(&v))
             setup_v2(&v, name);
@@ -523,8 +561,11 @@ static void detect_once(void)
             setup_v2(&v, name);     /* a cgroup2 mount without controllers */
     }
     proc_view_free(&v);
-    if (info->version != RT_CGROUP_NONE)
+    if (info->version != RT_CGROUP_NONE) {
+        setup_pool();
         return;
+    }
+    info->pool = 0;
     info->memory = info->memory_swap = info->pids = info->cpu = info->cpuacct =
         info->writable = false;
     for (int s = 0; s < NSLOTS; s++)
@@ -539,15 +580,35 @@ const rt_cgroup_info *rt_cgroup_detect(void)
 
 /* ---- one group ---------------------------------------------------------------- */
 
-static bool is_owner(int slot)
-{
-    return g.owner[slot] == slot;
-}
-
 /* The group directory that serves a slot's controller. */
 static int slot_dfd(const rt_cgroup *cg, int slot)
 {
     return g.owner[slot] < 0 ? -1 : cg->dfd[g.owner[slot]];
+}
+
+/* Is the owner slot s served by the group's pooled directory (else by one made
+ * for it)? */
+static bool in_pool(const rt_cgroup *cg, int s)
+{
+    return cg->pool >= 0 && g.pooled[s];
+}
+
+static bool slot_pooled(const rt_cgroup *cg, int slot)
+{
+    return g.owner[slot] >= 0 && in_pool(cg, g.owner[slot]);
+}
+
+static const char *dir_name(const rt_cgroup *cg, int s)
+{
+    return in_pool(cg, s) ? cg->pool_name : cg->name;
+}
+
+static int value_error(const rt_cgroup *cg, int slot, const char *file, const char *val,
+                       rt_error *err)
+{
+    int s = g.owner[slot];
+    return rt_error_set(err, errno, "writing \"%s\" to %s/%s/%s", val, g.info.parent[s],
+                        dir_name(cg, s), file);
 }
 
 static int set_value(rt_cgroup *cg, int slot, const char *file, const char *val,
@@ -555,8 +616,7 @@ static int set_value(rt_cgroup *cg, int slot, const char *file, const char *val,
 {
     if (write_at(slot_dfd(cg, slot), file, val) == 0)
         return 0;
-    return rt_error_set(err, errno, "writing \"%s\" to %s/%s/%s", val,
-                        g.info.parent[g.owner[slot]], cg->name, file);
+    return value_error(cg, slot, file, val, err);
 }
 
 static int set_u64(rt_cgroup *cg, int slot, const char *file, uint64_t v, rt_error *err)
@@ -580,26 +640,39 @@ static int rmdir_retry(int pfd, const char *name, long *budget_us)
     }
 }
 
-static int remove_dirs(rt_cgroup *cg, rt_error *err)
+/* The pids directory is made first and removed last: a stale group always
+ * still has it, and with a pool the sweep looks for stale groups there only. */
+static const int make_order[NSLOTS] = {SLOT_PIDS, SLOT_MEMORY, SLOT_CPU, SLOT_CPUACCT};
+
+/* The slot of the i-th directory to remove. */
+static int remove_slot(int i)
 {
-    long budget = RMDIR_WAIT_US;
+    return make_order[NSLOTS - 1 - i];
+}
+
+/* Removes the directories made for the group. */
+static int remove_dirs(rt_cgroup *cg, long *budget, rt_error *err)
+{
     int rc = 0;
-    for (int s = NSLOTS - 1; s >= 0; s--) {
-        if (!is_owner(s) || cg->dfd[s] < 0)
+    for (int i = 0; i < NSLOTS; i++) {
+        int s = remove_slot(i);
+        if (!is_owner(s) || in_pool(cg, s) || cg->dfd[s] < 0)
             continue;
         close(cg->dfd[s]);
         cg->dfd[s] = -1;
-        if (rmdir_retry(g.pfd[s], cg->name, &budget) < 0 && rc == 0)
+        if (rmdir_retry(g.pfd[s], cg->name, budget) < 0 && rc == 0)
             rc = rt_error_set(err, errno, "removing cgroup %s/%s", g.info.parent[s], cg->name);
     }
     return rc;
 }
 
-/* Makes the group's directory in each hierarchy and opens it. */
+/* Makes the group's directory in each hierarchy its pooled ones do not serve,
+ * and opens it. */
 static int make_dirs(rt_cgroup *cg, rt_error *err)
 {
-    for (int s = 0; s < NSLOTS; s++) {
-        if (!is_owner(s))
+    for (int i = 0; i < NSLOTS; i++) {
+        int s = make_order[i];
+        if (!is_owner(s) || in_pool(cg, s))
             continue;
         if (mkdirat(g.pfd[s], cg->name, 0755) < 0)
             return rt_error_set(err, errno, "creating cgroup %s/%s", g.info.parent[s],
@@ -614,23 +687,35 @@ static int make_dirs(rt_cgroup *cg, rt_error *err)
     return 0;
 }
 
-/* RAM limit and no swap beyond it. */
+/* RAM limit and no swap beyond it; 0 (v1 only, for a pooled group) lifts the
+ * limit an earlier sandbox left. */
 static int set_memory(rt_cgroup *cg, uint64_t bytes, rt_error *err)
 {
+    static const char limit[] = "memory.limit_in_bytes", memsw[] = "memory.memsw.limit_in_bytes";
+    char val[24] = "-1";
+    if (bytes)
+        snprintf(val, sizeof val, "%llu", (unsigned long long)bytes);
     if (g.info.version == RT_CGROUP_V2) {
-        if (set_u64(cg, SLOT_MEMORY, "memory.max", bytes, err) < 0)
+        if (set_value(cg, SLOT_MEMORY, "memory.max", val, err) < 0)
             return -1;
         return g.info.memory_swap ? set_value(cg, SLOT_MEMORY, "memory.swap.max", "0", err) : 0;
     }
-    if (set_u64(cg, SLOT_MEMORY, "memory.limit_in_bytes", bytes, err) < 0)
-        return -1;
-    if (g.info.memory_swap)
-        return set_u64(cg, SLOT_MEMORY, "memory.memsw.limit_in_bytes", bytes, err);
-    return set_value(cg, SLOT_MEMORY, "memory.swappiness", "0", err);
+    if (!g.info.memory_swap)
+        return set_value(cg, SLOT_MEMORY, limit, val, err) < 0 ? -1
+               : set_value(cg, SLOT_MEMORY, "memory.swappiness", "0", err);
+    if (write_at(slot_dfd(cg, SLOT_MEMORY), limit, val) == 0)
+        return set_value(cg, SLOT_MEMORY, memsw, val, err);
+    /* memsw may not be below the limit: a pooled group's lower one is raised first */
+    if (errno != EINVAL || !slot_pooled(cg, SLOT_MEMORY))
+        return value_error(cg, SLOT_MEMORY, limit, val, err);
+    return set_value(cg, SLOT_MEMORY, memsw, val, err) < 0 ? -1
+           : set_value(cg, SLOT_MEMORY, limit, val, err);
 }
 
 static int set_cpus(rt_cgroup *cg, double cpus, rt_error *err)
 {
+    if (cpus <= 0)                  /* a pooled v1 group: lift an earlier quota */
+        return set_value(cg, SLOT_CPU, "cpu.cfs_quota_us", "-1", err);
     unsigned long long quota = (unsigned long long)(cpus * CPU_PERIOD_US + 0.5);
     if (quota < CPU_MIN_QUOTA_US)
         quota = CPU_MIN_QUOTA_US;
@@ -644,30 +729,204 @@ static int set_cpus(rt_cgroup *cg, double cpus, rt_error *err)
     return set_u64(cg, SLOT_CPU, "cpu.cfs_quota_us", quota, err);
 }
 
-/* Writes each limit the host can enforce; a limit of 0 is left unlimited. */
+/* Writes each limit the host can enforce; a limit of 0 is left unlimited (in a
+ * pooled group it is written as unlimited). */
 static int write_limits(rt_cgroup *cg, const rt_limits *l, rt_enforced *e, rt_error *err)
 {
-    if (g.info.memory && l->memory_bytes) {
+    if (g.info.memory && (l->memory_bytes || slot_pooled(cg, SLOT_MEMORY))) {
         if (set_memory(cg, l->memory_bytes, err) < 0)
             return -1;
-        e->memory = true;
+        e->memory = l->memory_bytes != 0;
     }
     if (g.info.pids && l->pids) {
         if (set_u64(cg, SLOT_PIDS, "pids.max", l->pids, err) < 0)
             return -1;
         e->pids = true;
     }
-    if (g.info.cpu && l->cpus > 0) {
+    if (g.info.cpu && (l->cpus > 0 || slot_pooled(cg, SLOT_CPU))) {
         if (set_cpus(cg, l->cpus, err) < 0)
             return -1;
-        e->cpus = true;
+        e->cpus = l->cpus > 0;
     }
     e->cpu_time = g.info.cpuacct;
     return 0;
 }
 
-/* A group with its directories made and no limits yet. */
-static rt_cgroup *new_group(rt_error *err)
+/* ---- the pool ------------------------------------------------------------------ */
+
+/* Making and removing a v1 memory group costs about 250 us of CPU (its removal
+ * is mostly kernel work after the rmdir), cpu and cpuacct 40 us each: so those
+ * directories are reused, as pool-<k> under each parent. A process holds a
+ * pooled directory by an flock on its fd (one per hierarchy: the parents of two
+ * callers may differ in one hierarchy and be the same in another); the lock
+ * ends with the process. Released groups stay locked on this process's idle
+ * list for its next sandbox. */
+
+static int scan_listed(int dfd, bool kill);
+
+static struct {
+    pthread_mutex_t lock;
+    int n;
+    struct idle_group {
+        int k;
+        int dfd[NSLOTS];
+    } groups[POOL_LIMIT];
+} idle = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void pool_close(int dfd[NSLOTS])
+{
+    for (int s = 0; s < NSLOTS; s++)
+        if (g.pooled[s] && dfd[s] >= 0) {
+            close(dfd[s]);
+            dfd[s] = -1;
+        }
+}
+
+/* Opens (making it if need be) and locks pool-k in every pooled hierarchy:
+ * 0, 1 when another holder has one of them, -1 on an error. */
+static int pool_lock(int k, int dfd[NSLOTS])
+{
+    char name[16];
+    snprintf(name, sizeof name, "pool-%d", k);
+    for (int s = 0; s < NSLOTS; s++) {
+        if (!g.pooled[s])
+            continue;
+        int fd = openat(g.pfd[s], name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT && (mkdirat(g.pfd[s], name, 0755) == 0 || errno == EEXIST))
+            fd = openat(g.pfd[s], name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            int busy = fd >= 0 && errno == EWOULDBLOCK;
+            if (fd >= 0)
+                close(fd);
+            pool_close(dfd);
+            return busy ? 1 : -1;
+        }
+        dfd[s] = fd;
+    }
+    return 0;
+}
+
+static void pool_take(rt_cgroup *cg, int k, const int dfd[NSLOTS])
+{
+    cg->pool = k;
+    snprintf(cg->pool_name, sizeof cg->pool_name, "pool-%d", k);
+    for (int s = 0; s < NSLOTS; s++)
+        if (g.pooled[s])
+            cg->dfd[s] = dfd[s];
+}
+
+static void pool_drop(rt_cgroup *cg)
+{
+    pool_close(cg->dfd);
+    cg->pool = -1;
+    cg->pool_name[0] = '\0';
+}
+
+/* Counters from zero for the next sandbox, and the OOM kills so far as its base. */
+static int pool_reset(rt_cgroup *cg)
+{
+    char buf[512];
+    if (g.info.cpuacct && slot_pooled(cg, SLOT_CPUACCT) &&
+        write_at(slot_dfd(cg, SLOT_CPUACCT), "cpuacct.usage", "0") < 0)
+        return -1;
+    if (!g.info.memory || !slot_pooled(cg, SLOT_MEMORY))
+        return 0;
+    int dfd = slot_dfd(cg, SLOT_MEMORY);
+    cg->oom_base = 0;
+    if (write_at(dfd, "memory.max_usage_in_bytes", "0") < 0 ||
+        read_at(dfd, "memory.oom_control", buf, sizeof buf) < 0)
+        return -1;
+    key_u64(buf, "oom_kill", &cg->oom_base);
+    return 0;
+}
+
+/* Serves the group's pooled slots from this process's idle list or the first
+ * free pool-k, reset; with none, the group gets its own directories. */
+static void pool_claim(rt_cgroup *cg)
+{
+    pthread_mutex_lock(&idle.lock);
+    if (idle.n > 0) {
+        struct idle_group *ig = &idle.groups[--idle.n];
+        pool_take(cg, ig->k, ig->dfd);
+    }
+    pthread_mutex_unlock(&idle.lock);
+    if (cg->pool >= 0 && pool_reset(cg) == 0)
+        return;
+    pool_drop(cg);
+    for (int k = 0; k < g.info.pool; k++) {
+        int dfd[NSLOTS] = {-1, -1, -1, -1}, rc = pool_lock(k, dfd);
+        if (rc < 0)
+            return;
+        if (rc > 0)
+            continue;
+        pool_take(cg, k, dfd);
+        /* An earlier holder died with a sandbox inside: kill what is left, and
+         * take the next one (these die within moments). */
+        bool empty = true;
+        for (int s = 0; s < NSLOTS; s++)
+            empty &= !g.pooled[s] || scan_listed(cg->dfd[s], true) == 0;
+        if (empty && pool_reset(cg) == 0)
+            return;
+        pool_drop(cg);
+    }
+}
+
+/* Back on the idle list once no process is left in it (waiting as long as
+ * *budget_us lasts); a busy one is let go, for a later holder to kill. */
+static int pool_release(rt_cgroup *cg, long *budget_us, rt_error *err)
+{
+    if (cg->pool < 0)
+        return 0;
+    for (int s = 0; s < NSLOTS; s++) {
+        for (long delay = 100; g.pooled[s] && scan_listed(cg->dfd[s], false) != 0;
+             delay = delay < 100000 ? delay * 2 : delay) {
+            if (*budget_us <= 0) {
+                rt_error_set(err, EBUSY, "cgroup %s/%s still has processes", g.info.parent[s],
+                             cg->pool_name);
+                pool_drop(cg);
+                return -1;
+            }
+            sleep_us(delay < *budget_us ? delay : *budget_us);
+            *budget_us -= delay;
+        }
+    }
+    pthread_mutex_lock(&idle.lock);
+    if (idle.n < POOL_LIMIT) {       /* always: it holds distinct k below the pool's size */
+        struct idle_group *ig = &idle.groups[idle.n++];
+        ig->k = cg->pool;
+        memcpy(ig->dfd, cg->dfd, sizeof ig->dfd);
+        cg->pool = -1;
+    }
+    pthread_mutex_unlock(&idle.lock);
+    if (cg->pool >= 0)
+        pool_drop(cg);
+    return 0;
+}
+
+void rt_cgroup_pool_close(void)
+{
+    pthread_mutex_lock(&idle.lock);
+    while (idle.n > 0)
+        pool_close(idle.groups[--idle.n].dfd);
+    pthread_mutex_unlock(&idle.lock);
+}
+
+/* ---- making and removing ---------------------------------------------------------- */
+
+/* Removes what was made for the group, gives its pooled directories back, and
+ * frees it. */
+static int discard(rt_cgroup *cg, rt_error *err)
+{
+    long budget = RMDIR_WAIT_US;
+    int rc = remove_dirs(cg, &budget, err);
+    if (pool_release(cg, &budget, rc == 0 ? err : NULL) < 0)
+        rc = -1;
+    free(cg);
+    return rc;
+}
+
+/* A group with its directories made or taken from the pool, and no limits yet. */
+static rt_cgroup *new_group(bool use_pool, rt_error *err)
 {
     rt_cgroup *cg = malloc(sizeof *cg);
     if (!cg) {
@@ -677,11 +936,15 @@ static rt_cgroup *new_group(rt_error *err)
     for (int s = 0; s < NSLOTS; s++)
         cg->dfd[s] = -1;
     cg->removed = false;
+    cg->pool = -1;
+    cg->pool_name[0] = '\0';
+    cg->oom_base = 0;
     snprintf(cg->name, sizeof cg->name, "sbx-%ld-%lu", (long)getpid(),
              atomic_fetch_add(&counter, 1) + 1);
+    if (use_pool && g.info.pool > 0)
+        pool_claim(cg);
     if (make_dirs(cg, err) < 0) {
-        remove_dirs(cg, NULL);
-        free(cg);
+        discard(cg, NULL);
         return NULL;
     }
     atomic_fetch_add(&live_groups, 1);
@@ -690,7 +953,7 @@ static rt_cgroup *new_group(rt_error *err)
 
 static void *make_prestarted(void)
 {
-    return rt_cgroup_detect()->version != RT_CGROUP_NONE ? new_group(NULL) : NULL;
+    return rt_cgroup_detect()->version != RT_CGROUP_NONE ? new_group(true, NULL) : NULL;
 }
 
 /* The group the thread makes waits for rt_cgroup_create; then the thread sweeps. */
@@ -716,12 +979,16 @@ int rt_cgroup_create(const rt_limits *limits, rt_cgroup **out, rt_enforced *enfo
         return rt_error_set(err, 0, "cgroups unusable: %s", info->reason);
     /* The prestarted group, or NULL (none, or it failed: we make one and say why). */
     rt_cgroup *cg = rt_prestart_take(&pre);
-    if (!cg && !(cg = new_group(err)))
+    if (!cg && !(cg = new_group(true, err)))
         return -1;
-    if (write_limits(cg, limits, enforced, err) < 0) {
+    /* A pooled memory group can refuse a lower limit than it holds charged
+     * (EBUSY): a group of its own is tried before failing. */
+    while (write_limits(cg, limits, enforced, err) < 0) {
+        bool pooled = cg->pool >= 0;
         rt_cgroup_destroy(cg, NULL);
         *enforced = (rt_enforced){0};
-        return -1;
+        if (!pooled || !(cg = new_group(false, err)))
+            return -1;
     }
     *out = cg;
     return 0;
@@ -776,7 +1043,7 @@ static int read_memory(rt_cgroup *cg, rt_usage *usage, bool *oom)
         return -1;
     if (read_at(dfd, v1 ? "memory.oom_control" : "memory.events", buf, sizeof buf) < 0)
         return -1;
-    *oom = key_u64(buf, "oom_kill", &kills) && kills > 0;
+    *oom = key_u64(buf, "oom_kill", &kills) && kills > cg->oom_base;
     return 0;
 }
 
@@ -800,9 +1067,15 @@ int rt_cgroup_read_usage(rt_cgroup *cg, rt_usage *usage, bool *oom)
     return rc;
 }
 
-/* SIGKILLs every pid listed in dir/cgroup.procs; returns how many it
- * signalled (0: empty), -1 when the list cannot be read. */
-static int kill_listed(int dfd)
+static void kill_pid(long pid, bool kill_it)
+{
+    if (kill_it)
+        kill((pid_t)pid, SIGKILL);
+}
+
+/* How many pids dir/cgroup.procs lists (0: empty), each SIGKILLed when kill
+ * is set; -1 when the list cannot be read. */
+static int scan_listed(int dfd, bool kill)
 {
     cleanup_close int fd = openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
     char buf[4096];
@@ -816,13 +1089,16 @@ static int kill_listed(int dfd)
             if (isdigit((unsigned char)buf[i])) {
                 pid = pid * 10 + (buf[i] - '0');
             } else if (pid > 0) {
-                n += kill((pid_t)pid, SIGKILL) == 0;
+                kill_pid(pid, kill);
+                n++;
                 pid = 0;
             }
         }
     }
-    if (pid > 0)
-        n += kill((pid_t)pid, SIGKILL) == 0;
+    if (pid > 0) {
+        kill_pid(pid, kill);
+        n++;
+    }
     return len < 0 ? -1 : n;
 }
 
@@ -836,7 +1112,7 @@ static void kill_dir(int dfd)
     if (g.info.version == RT_CGROUP_V2)
         write_at(dfd, "cgroup.kill", "1");
     long delay = 50;
-    for (int round = 0; round < KILL_ROUNDS && kill_listed(dfd) > 0; round++) {
+    for (int round = 0; round < KILL_ROUNDS && scan_listed(dfd, true) > 0; round++) {
         sleep_us(delay);
         delay = delay < 10000 ? delay * 2 : delay;
     }
@@ -889,8 +1165,9 @@ int rt_cgroup_try_remove(rt_cgroup *cg)
         return cg->removed ? 0 : -1;
     /* uncounted before its directories go, as in rt_cgroup_destroy */
     atomic_fetch_sub(&live_groups, 1);
-    for (int s = NSLOTS - 1; s >= 0; s--) {
-        if (!is_owner(s) || cg->dfd[s] < 0)
+    for (int i = 0; i < NSLOTS; i++) {
+        int s = remove_slot(i);
+        if (!is_owner(s) || in_pool(cg, s) || cg->dfd[s] < 0)
             continue;
         if (unlinkat(g.pfd[s], cg->name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
             atomic_fetch_add(&live_groups, 1);
@@ -911,9 +1188,7 @@ int rt_cgroup_destroy(rt_cgroup *cg, rt_error *err)
      * stale one): uncounted first, then removed */
     if (!cg->removed)
         atomic_fetch_sub(&live_groups, 1);
-    int rc = remove_dirs(cg, err);
-    free(cg);
-    return rc;
+    return discard(cg, err);
 }
 
 /* ---- sweep ---------------------------------------------------------------------- */
@@ -941,6 +1216,8 @@ static void remove_stale(int slot, const char *name)
     rmdir_retry(g.pfd[slot], name, &budget);
 }
 
+/* Sweeps the parent of one slot; with a pool only the pids parent, which has
+ * no pooled directories, and a stale name found there goes in every hierarchy. */
 static void sweep_parent(int slot)
 {
     /* A cgroup directory's link count is 2 + its subdirectories: when they are
@@ -956,15 +1233,21 @@ static void sweep_parent(int slot)
         close(fd);
         return;
     }
-    for (struct dirent *de; (de = readdir(d));)
-        if (de->d_type == DT_DIR && is_stale(de->d_name))
-            remove_stale(slot, de->d_name);
+    for (struct dirent *de; (de = readdir(d));) {
+        if (de->d_type != DT_DIR || !is_stale(de->d_name))
+            continue;
+        for (int i = 0; i < NSLOTS; i++) {
+            int s = remove_slot(i);
+            if (g.info.pool > 0 ? is_owner(s) : s == slot)
+                remove_stale(s, de->d_name);
+        }
+    }
 }
 
 void rt_cgroup_sweep(void)
 {
     rt_cgroup_detect();
     for (int s = 0; s < NSLOTS; s++)
-        if (is_owner(s))
+        if (is_owner(s) && (g.info.pool == 0 || s == SLOT_PIDS))
             sweep_parent(s);
 }

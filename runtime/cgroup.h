@@ -20,6 +20,8 @@ typedef struct rt_cgroup_info {
     rt_cgroup_version version;
     bool memory, memory_swap, pids, cpu, cpuacct;  /* usable controllers/files */
     bool writable;             /* we can create sandbox groups */
+    int pool;                  /* v1: memory, cpu and cpuacct groups kept for reuse
+                                * (SBX_CGROUP_POOL, default 64); 0: each made and removed */
     char parent[4][512];       /* v1: memory, pids, cpu, cpuacct parents; v2: [0] */
     char reason[256];          /* why a controller or the whole thing is unusable */
 } rt_cgroup_info;
@@ -77,6 +79,11 @@ int rt_cgroup_try_remove(rt_cgroup *cg);
 
 /* Removes the group (waits briefly for it to empty) and frees cg. */
 int rt_cgroup_destroy(rt_cgroup *cg, rt_error *err);
+
+/* Groups given back by rt_cgroup_destroy stay on this process's idle list,
+ * their pooled directories open and locked, for its next sandboxes; this
+ * closes them, for a program done with sandboxes. */
+void rt_cgroup_pool_close(void);
 
 /* Removes leftover groups of processes that no longer exist. */
 void rt_cgroup_sweep(void);

@@ -337,8 +337,9 @@ static json_t *cgroup_json(void)
     for (size_t i = 0; i < sizeof cs / sizeof *cs; i++)
         if (cs[i].on)
             json_array_append_new(ctl, json_string(cs[i].name));
-    return json_pack("{s:s, s:o, s:b, s:b}", "version", names[ci->version], "controllers", ctl,
-                     "swap_limit", ci->memory_swap, "writable", ci->writable);
+    return json_pack("{s:s, s:o, s:b, s:b, s:i}", "version", names[ci->version], "controllers",
+                     ctl, "swap_limit", ci->memory_swap, "writable", ci->writable, "pool",
+                     ci->pool);
 }
 
 static json_t *info_json(const sd_snapshot *snap)

@@ -786,6 +786,7 @@ int main(void)
         rt_result_free(&wr);
     warm.argv = NULL;
     rt_spec_free(&warm);
+    rt_cgroup_pool_close();
     fds = count_fds();
     if (orch_store_open(db_path, &store, &err) < 0) {
         diag("store: %s", err.msg);
@@ -815,6 +816,7 @@ int main(void)
 
     orch_engine_stop(eng, 1000);
     orch_store_close(store);
+    rt_cgroup_pool_close();         /* the groups kept for reuse, with their fds */
     is_int(count_fds(), fds, "no fd left behind");
     is_int(count_groups(), 0, "no cgroup left behind");
     orch_local_free(&local);

@@ -6,6 +6,7 @@
  * are bound to v1 here, so there it checks everything but the limits. */
 #include "cgroup.h"
 #include "tap.h"
+#include "cgchild.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,7 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MiB (1024ull * 1024)
 #define V2_STEPS 10
 #define UNIFIED "/sys/fs/cgroup/unified"
 
@@ -39,51 +39,6 @@ static char group[4][700];          /* directories of the group under test */
 static int result_fd = -1;          /* where fork_loop reports */
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static bool read_text(const char *dir, const char *file, char *buf, size_t cap)
-{
-    char path[800];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, cap - 1);
-    close(fd);
-    if (n < 0)
-        return false;
-    buf[n] = '\0';
-    return true;
-}
-
-static long long read_num(const char *dir, const char *file)
-{
-    char buf[64];
-    return read_text(dir, file, buf, sizeof buf) ? strtoll(buf, NULL, 10) : -1;
-}
-
-/* Number of pids in dir/cgroup.procs (-1: unreadable); *has: pid among them. */
-static int procs(const char *dir, pid_t pid, bool *has)
-{
-    char buf[4096];
-    int n = 0;
-    if (has)
-        *has = false;
-    if (!read_text(dir, "cgroup.procs", buf, sizeof buf))
-        return -1;
-    for (char *save, *tok = strtok_r(buf, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save)) {
-        n++;
-        if (has && atoi(tok) == pid)
-            *has = true;
-    }
-    return n;
-}
 
 /* Is a distinct hierarchy at slot s (v1 cpu and cpuacct may share one)? */
 static bool distinct(int s)
@@ -138,101 +93,6 @@ static bool all_gone(void)
         if (info->parent[s][0] && (stat(group[s], &st) == 0 || errno != ENOENT))
             return false;
     return true;
-}
-
-/* A forked child that runs body once released (or exits on EOF). */
-typedef struct child {
-    pid_t pid;
-    int go;
-} child;
-
-static child spawn(void (*body)(void))
-{
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return (child){-1, -1};
-    pid_t pid = fork();
-    if (pid == 0) {
-        char c;
-        close(p[1]);
-        if (read(p[0], &c, 1) != 1)
-            _exit(99);
-        body();
-        _exit(0);
-    }
-    close(p[0]);
-    return (child){pid, p[1]};
-}
-
-static void release(child *c)
-{
-    if (write(c->go, "g", 1) != 1)
-        diag("releasing child %d: %s", (int)c->pid, strerror(errno));
-    close(c->go);
-}
-
-static int wait_status(pid_t pid)
-{
-    int st = -1;
-    while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    return st;
-}
-
-/* Waits up to 2 s for a child that should be dying; then kills it itself
- * and returns -1, so that a broken kill fails a test instead of hanging. */
-static int wait_dying(pid_t pid)
-{
-    int st = -1;
-    for (int i = 0; pid > 0 && i < 2000; i++) {
-        pid_t got = waitpid(pid, &st, WNOHANG);
-        if (got == pid)
-            return st;
-        if (got < 0 && errno != EINTR)
-            return -1;
-        usleep(1000);
-    }
-    if (pid > 0 && kill(pid, SIGKILL) == 0)
-        wait_status(pid);
-    return -1;
-}
-
-static bool killed(int st)
-{
-    return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
-}
-
-static void reap_all(void)
-{
-    while (wait(NULL) > 0 || errno == EINTR)
-        ;
-}
-
-static void body_sleep(void)
-{
-    for (;;)
-        pause();
-}
-
-/* Burns 300 ms of CPU, nearly all in user mode (the clock is a syscall). */
-static void body_burn(void)
-{
-    struct timespec ts;
-    do {
-        for (volatile int i = 0; i < 1000000; i++)
-            ;
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    } while (ts.tv_sec * 1000 + ts.tv_nsec / 1000000 < 300);
-}
-
-static void body_hog(void)
-{
-    size_t len = 200 * MiB;
-    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        _exit(2);
-    for (size_t i = 0; i < len; i += 4096)
-        p[i] = 1;
 }
 
 static void body_fork_loop(void)
@@ -774,6 +634,7 @@ int main(int argc, char **argv)
     char parent[64];
     snprintf(parent, sizeof parent, "sandboxd-test-%d", (int)getpid());
     setenv("SBX_CGROUP_PARENT", parent, 1);
+    setenv("SBX_CGROUP_POOL", "0", 1);      /* groups made and removed: cgroup_pool.t has the pool */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     tap_plan(53);
     test_detect();

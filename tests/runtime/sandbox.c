@@ -245,13 +245,14 @@ static void test_no_leaks(void)
     is_int(bad, 0, "1,000 runs in a loop all end as expected");
     is_int(count_fds(), fds, "the parent has the same number of fds after them");
     is_int(count_groups(), 0, "and no cgroup directory left");
+    is_int(count_busy_pooled(), 0, "and no process in a pooled cgroup");
     errno = 0;
     ok(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD, "and no child process");
 }
 
 int main(void)
 {
-    tap_plan(18);
+    tap_plan(19);
     test_one_run();
     test_stdin_bytes();
     test_no_sigpipe();
