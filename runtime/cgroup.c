@@ -57,6 +57,7 @@ static atomic_long live_groups;     /* ours: counted once made, uncounted before
 
 struct rt_cgroup {
     int dfd[NSLOTS];                /* group directories, at owner slots */
+    int lock[NSLOTS];               /* pooled slots: the locked `tasks` file */
     char name[48];                  /* sbx-<pid>-<n>: the directories made for it */
     int pool;                       /* pool-<pool> in the pooled slots; -1: none */
     char pool_name[16];
@@ -550,9 +551,12 @@ static void detect_once(void)
         name = DEFAULT_PARENT;
     if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         note("SBX_CGROUP_PARENT \"%s\" is not a plain directory name", name);
-    else if (pool && *pool && !parse_pool_size(pool, &info->pool))
-        note("SBX_CGROUP_POOL \"%s\" is not a number from 0 to %d", pool, POOL_LIMIT);
     else if (proc_view_read(&v)) {
+        if (pool && *pool && !parse_pool_size(pool, &info->pool)) {
+            note("SBX_CGROUP_POOL \"%s\" is not a number from 0 to %d: no pool", pool,
+                 POOL_LIMIT);
+            info->pool = 0;
+        }
         if (v2_preferred(&v))
             setup_v2(&v, name);
         else if (v1_mounted(&v))
@@ -658,6 +662,9 @@ static int remove_dirs(rt_cgroup *cg, long *budget, rt_error *err)
         int s = remove_slot(i);
         if (!is_owner(s) || in_pool(cg, s) || cg->dfd[s] < 0)
             continue;
+        /* the pids directory stays while another does: the sweep finds it */
+        if (s == SLOT_PIDS && rc < 0)
+            continue;
         close(cg->dfd[s]);
         cg->dfd[s] = -1;
         if (rmdir_retry(g.pfd[s], cg->name, budget) < 0 && rc == 0)
@@ -756,70 +763,128 @@ static int write_limits(rt_cgroup *cg, const rt_limits *l, rt_enforced *e, rt_er
 
 /* Making and removing a v1 memory group costs about 250 us of CPU (its removal
  * is mostly kernel work after the rmdir), cpu and cpuacct 40 us each: so those
- * directories are reused, as pool-<k> under each parent. A process holds a
- * pooled directory by an flock on its fd (one per hierarchy: the parents of two
- * callers may differ in one hierarchy and be the same in another); the lock
- * ends with the process. Released groups stay locked on this process's idle
- * list for its next sandbox. */
+ * directories are reused, as pool-<k> under each parent. A process holds one
+ * by an flock on its `tasks` file, in each hierarchy (the parents of two
+ * callers may differ in one hierarchy and be the same in another). pid 1 joins
+ * through a dup of that open file, so the lock lasts while either holds it.
+ * Released groups stay locked on this process's idle list for its next
+ * sandbox. A group is handed on only empty, and with nothing charged to it
+ * that the next sandbox could not reclaim (a file left in a tmpfs that
+ * outlives the sandbox, such as a workflow's workspace, stays charged to the
+ * group that wrote it): such a group is removed instead, as a fresh one would
+ * be. */
+#define POOL_KMEM_MAX (1u << 20)    /* kernel memory a group may hand on */
 
 static int scan_listed(int dfd, bool kill);
+
+typedef struct pool_fds {
+    int dfd[NSLOTS], lock[NSLOTS];
+} pool_fds;
 
 static struct {
     pthread_mutex_t lock;
     int n;
     struct idle_group {
         int k;
-        int dfd[NSLOTS];
+        pool_fds fds;
     } groups[POOL_LIMIT];
 } idle = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void pool_close(int dfd[NSLOTS])
+static void pool_close(pool_fds *f)
 {
-    for (int s = 0; s < NSLOTS; s++)
-        if (g.pooled[s] && dfd[s] >= 0) {
-            close(dfd[s]);
-            dfd[s] = -1;
-        }
+    for (int s = 0; s < NSLOTS; s++) {
+        if (!g.pooled[s])
+            continue;
+        cleanup_closep(&f->dfd[s]);
+        cleanup_closep(&f->lock[s]);
+        f->dfd[s] = f->lock[s] = -1;
+    }
 }
 
 /* Opens (making it if need be) and locks pool-k in every pooled hierarchy:
  * 0, 1 when another holder has one of them, -1 on an error. */
-static int pool_lock(int k, int dfd[NSLOTS])
+static int pool_lock(int k, pool_fds *f)
 {
     char name[16];
     snprintf(name, sizeof name, "pool-%d", k);
+    for (int s = 0; s < NSLOTS; s++)
+        f->dfd[s] = f->lock[s] = -1;
     for (int s = 0; s < NSLOTS; s++) {
         if (!g.pooled[s])
             continue;
         int fd = openat(g.pfd[s], name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0 && errno == ENOENT && (mkdirat(g.pfd[s], name, 0755) == 0 || errno == EEXIST))
             fd = openat(g.pfd[s], name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
-            int busy = fd >= 0 && errno == EWOULDBLOCK;
-            if (fd >= 0)
-                close(fd);
-            pool_close(dfd);
+        f->dfd[s] = fd;
+        f->lock[s] = fd < 0 ? -1 : openat(fd, "tasks", O_WRONLY | O_CLOEXEC);
+        if (f->lock[s] < 0 || flock(f->lock[s], LOCK_EX | LOCK_NB) < 0) {
+            int busy = f->lock[s] >= 0 && errno == EWOULDBLOCK;
+            pool_close(f);
             return busy ? 1 : -1;
         }
-        dfd[s] = fd;
     }
     return 0;
 }
 
-static void pool_take(rt_cgroup *cg, int k, const int dfd[NSLOTS])
+static void pool_take(rt_cgroup *cg, int k, const pool_fds *f)
 {
     cg->pool = k;
     snprintf(cg->pool_name, sizeof cg->pool_name, "pool-%d", k);
     for (int s = 0; s < NSLOTS; s++)
+        if (g.pooled[s]) {
+            cg->dfd[s] = f->dfd[s];
+            cg->lock[s] = f->lock[s];
+        }
+}
+
+static pool_fds pool_give(rt_cgroup *cg)
+{
+    pool_fds f;
+    for (int s = 0; s < NSLOTS; s++) {
+        f.dfd[s] = g.pooled[s] ? cg->dfd[s] : -1;
+        f.lock[s] = g.pooled[s] ? cg->lock[s] : -1;
         if (g.pooled[s])
-            cg->dfd[s] = dfd[s];
+            cg->dfd[s] = cg->lock[s] = -1;
+    }
+    cg->pool = -1;
+    cg->pool_name[0] = '\0';
+    return f;
 }
 
 static void pool_drop(rt_cgroup *cg)
 {
-    pool_close(cg->dfd);
-    cg->pool = -1;
-    cg->pool_name[0] = '\0';
+    pool_fds f = pool_give(cg);
+    pool_close(&f);
+}
+
+/* Removes the group's pooled directories (it holds them, empty) and drops
+ * them: what was charged to them goes to the parent, as for a fresh group. */
+static void pool_remove(rt_cgroup *cg)
+{
+    for (int s = 0; s < NSLOTS; s++)
+        if (g.pooled[s])
+            unlinkat(g.pfd[s], cg->pool_name, AT_REMOVEDIR);
+    pool_drop(cg);
+}
+
+/* Nothing charged to the memory group that the next holder could not reclaim:
+ * no anonymous, shared-memory (tmpfs) or swapped pages, little kernel memory. */
+static bool pool_clean(const rt_cgroup *cg)
+{
+    char buf[4096];
+    uint64_t v = 0;
+    if (!g.info.memory || !slot_pooled(cg, SLOT_MEMORY))
+        return true;
+    int dfd = slot_dfd(cg, SLOT_MEMORY);
+    if (read_at(dfd, "memory.stat", buf, sizeof buf) < 0)
+        return false;
+    static const char *const held[] = {"rss", "shmem", "swap", "unevictable"};
+    for (size_t i = 0; i < sizeof held / sizeof *held; i++)
+        if (key_u64(buf, held[i], &v) && v > 0)
+            return false;
+    if (read_u64(dfd, "memory.kmem.usage_in_bytes", &v) < 0)
+        return errno == ENOENT;     /* a kernel without the file: nothing to check */
+    return v <= POOL_KMEM_MAX;
 }
 
 /* Counters from zero for the next sandbox, and the OOM kills so far as its base. */
@@ -842,47 +907,67 @@ static int pool_reset(rt_cgroup *cg)
 
 /* Serves the group's pooled slots from this process's idle list or the first
  * free pool-k, reset; with none, the group gets its own directories. */
+static void idle_prefork(void);
+static void idle_postfork_parent(void);
+static void idle_postfork_child(void);
+
+static void register_atfork(void)
+{
+    pthread_atfork(idle_prefork, idle_postfork_parent, idle_postfork_child);
+}
+
 static void pool_claim(rt_cgroup *cg)
 {
+    static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+    pthread_once(&atfork_once, register_atfork);
     pthread_mutex_lock(&idle.lock);
     if (idle.n > 0) {
         struct idle_group *ig = &idle.groups[--idle.n];
-        pool_take(cg, ig->k, ig->dfd);
+        pool_take(cg, ig->k, &ig->fds);
     }
     pthread_mutex_unlock(&idle.lock);
     if (cg->pool >= 0 && pool_reset(cg) == 0)
         return;
     pool_drop(cg);
     for (int k = 0; k < g.info.pool; k++) {
-        int dfd[NSLOTS] = {-1, -1, -1, -1}, rc = pool_lock(k, dfd);
+        pool_fds f;
+        int rc = pool_lock(k, &f);
         if (rc < 0)
             return;
         if (rc > 0)
             continue;
-        pool_take(cg, k, dfd);
+        pool_take(cg, k, &f);
         /* An earlier holder died with a sandbox inside: kill what is left, and
          * take the next one (these die within moments). */
         bool empty = true;
         for (int s = 0; s < NSLOTS; s++)
             empty &= !g.pooled[s] || scan_listed(cg->dfd[s], true) == 0;
-        if (empty && pool_reset(cg) == 0)
+        if (!empty) {
+            pool_drop(cg);
+        } else if (!pool_clean(cg)) {
+            pool_remove(cg);
+        } else if (pool_reset(cg) < 0) {
+            pool_drop(cg);
+        } else {
             return;
-        pool_drop(cg);
+        }
     }
 }
 
 /* Back on the idle list once no process is left in it (waiting as long as
- * *budget_us lasts); a busy one is let go, for a later holder to kill. */
+ * *budget_us lasts) and nothing is charged to it that the next sandbox could
+ * not reclaim; a busy one is let go, for a later holder to kill. */
 static int pool_release(rt_cgroup *cg, long *budget_us, rt_error *err)
 {
     if (cg->pool < 0)
         return 0;
     for (int s = 0; s < NSLOTS; s++) {
-        for (long delay = 100; g.pooled[s] && scan_listed(cg->dfd[s], false) != 0;
+        int n;
+        for (long delay = 100; g.pooled[s] && (n = scan_listed(cg->dfd[s], false)) != 0;
              delay = delay < 100000 ? delay * 2 : delay) {
-            if (*budget_us <= 0) {
-                rt_error_set(err, EBUSY, "cgroup %s/%s still has processes", g.info.parent[s],
-                             cg->pool_name);
+            if (n < 0 || *budget_us <= 0) {
+                rt_error_set(err, n < 0 ? errno : EBUSY, "cgroup %s/%s: %s", g.info.parent[s],
+                             cg->pool_name, n < 0 ? "listing its processes" : "still has processes");
                 pool_drop(cg);
                 return -1;
             }
@@ -890,12 +975,14 @@ static int pool_release(rt_cgroup *cg, long *budget_us, rt_error *err)
             *budget_us -= delay;
         }
     }
+    if (!pool_clean(cg)) {
+        pool_remove(cg);
+        return 0;
+    }
     pthread_mutex_lock(&idle.lock);
     if (idle.n < POOL_LIMIT) {       /* always: it holds distinct k below the pool's size */
-        struct idle_group *ig = &idle.groups[idle.n++];
-        ig->k = cg->pool;
-        memcpy(ig->dfd, cg->dfd, sizeof ig->dfd);
-        cg->pool = -1;
+        idle.groups[idle.n].k = cg->pool;
+        idle.groups[idle.n++].fds = pool_give(cg);
     }
     pthread_mutex_unlock(&idle.lock);
     if (cg->pool >= 0)
@@ -907,7 +994,26 @@ void rt_cgroup_pool_close(void)
 {
     pthread_mutex_lock(&idle.lock);
     while (idle.n > 0)
-        pool_close(idle.groups[--idle.n].dfd);
+        pool_close(&idle.groups[--idle.n].fds);
+    pthread_mutex_unlock(&idle.lock);
+}
+
+/* A forked child must not share the idle groups' locks (flock cannot tell the
+ * two processes apart): it closes its copies. */
+static void idle_prefork(void)
+{
+    pthread_mutex_lock(&idle.lock);
+}
+
+static void idle_postfork_parent(void)
+{
+    pthread_mutex_unlock(&idle.lock);
+}
+
+static void idle_postfork_child(void)
+{
+    while (idle.n > 0)
+        pool_close(&idle.groups[--idle.n].fds);
     pthread_mutex_unlock(&idle.lock);
 }
 
@@ -934,7 +1040,7 @@ static rt_cgroup *new_group(bool use_pool, rt_error *err)
         return NULL;
     }
     for (int s = 0; s < NSLOTS; s++)
-        cg->dfd[s] = -1;
+        cg->dfd[s] = cg->lock[s] = -1;
     cg->removed = false;
     cg->pool = -1;
     cg->pool_name[0] = '\0';
@@ -985,6 +1091,8 @@ int rt_cgroup_create(const rt_limits *limits, rt_cgroup **out, rt_enforced *enfo
      * (EBUSY): a group of its own is tried before failing. */
     while (write_limits(cg, limits, enforced, err) < 0) {
         bool pooled = cg->pool >= 0;
+        if (pooled)
+            pool_remove(cg);        /* never handed on: it would refuse again */
         rt_cgroup_destroy(cg, NULL);
         *enforced = (rt_enforced){0};
         if (!pooled || !(cg = new_group(false, err)))
@@ -1125,19 +1233,25 @@ void rt_cgroup_kill(rt_cgroup *cg)
             kill_dir(cg->dfd[s]);
 }
 
-/* Opens file in dirs[s] of each hierarchy, for writing; fds[] gets them. */
-static int open_in_each(const int *dirs, const char *file, int *fds, rt_error *err)
+/* Opens the `tasks` file in dirs[s] of each hierarchy, for writing; fds[] gets
+ * them. A pooled slot of cg gets a copy of its locked one, so that pid 1 holds
+ * the lock too until it closes its fds. */
+static int open_tasks(const rt_cgroup *cg, const int *dirs, int *fds, rt_error *err)
 {
     int n = 0;
     for (int s = 0; s < NSLOTS; s++) {
         if (!is_owner(s))
             continue;
-        fds[n] = openat(dirs[s], file, O_WRONLY | O_CLOEXEC);
+        if (cg && in_pool(cg, s))
+            fds[n] = fcntl(cg->lock[s], F_DUPFD_CLOEXEC, 0);
+        else
+            fds[n] = openat(dirs[s], "tasks", O_WRONLY | O_CLOEXEC);
         if (fds[n] < 0) {
             int e = errno;
             while (n > 0)
                 close(fds[--n]);
-            return rt_error_set(err, e, "opening %s/%s", g.info.parent[s], file);
+            return rt_error_set(err, e, "opening %s/%s/tasks", g.info.parent[s],
+                                cg ? dir_name(cg, s) : ".");
         }
         n++;
     }
@@ -1148,14 +1262,14 @@ int rt_cgroup_self_join_fds(rt_cgroup *cg, int fds[RT_CGROUP_MAX_FDS], rt_error 
 {
     if (g.info.version != RT_CGROUP_V1)
         return 0;
-    return open_in_each(cg->dfd, "tasks", fds, err);
+    return open_tasks(cg, cg->dfd, fds, err);
 }
 
 int rt_cgroup_self_leave_fds(int fds[RT_CGROUP_MAX_FDS], rt_error *err)
 {
     if (g.info.version != RT_CGROUP_V1)
         return 0;
-    return open_in_each(g.pfd, "tasks", fds, err);
+    return open_tasks(NULL, g.pfd, fds, err);
 }
 
 int rt_cgroup_try_remove(rt_cgroup *cg)

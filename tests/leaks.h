@@ -41,29 +41,4 @@ static inline int count_groups(void)
     return n;
 }
 
-/* Pooled groups (pool-<k>) under the sandbox parents that still hold a
- * process: every sandbox's processes must be gone when its run ends. */
-static inline int count_busy_pooled(void)
-{
-    const rt_cgroup_info *ci = rt_cgroup_detect();
-    int n = 0;
-    for (int i = 0; ci->pool > 0 && i < 4; i++) {
-        DIR *d = ci->parent[i][0] ? opendir(ci->parent[i]) : NULL;
-        struct dirent *de;
-        while (d && (de = readdir(d))) {
-            char path[1024], c;
-            if (strncmp(de->d_name, "pool-", 5) != 0)
-                continue;
-            snprintf(path, sizeof path, "%s/%s/cgroup.procs", ci->parent[i], de->d_name);
-            FILE *f = fopen(path, "r");
-            n += !f || fread(&c, 1, 1, f) == 1;
-            if (f)
-                fclose(f);
-        }
-        if (d)
-            closedir(d);
-    }
-    return n;
-}
-
 #endif

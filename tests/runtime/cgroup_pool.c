@@ -11,6 +11,8 @@
 #include <dirent.h>
 #include <linux/close_range.h>
 #include <stdint.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 
@@ -169,11 +171,12 @@ static void test_bad_value(void)
     if (pid == 0) {
         setenv("SBX_CGROUP_POOL", "64k", 1);
         const rt_cgroup_info *ci = rt_cgroup_detect();
-        _exit(ci->version == RT_CGROUP_NONE && strstr(ci->reason, "SBX_CGROUP_POOL \"64k\"") ? 0 : 1);
+        _exit(ci->version != RT_CGROUP_NONE && ci->pool == 0 &&
+              strstr(ci->reason, "SBX_CGROUP_POOL \"64k\"") ? 0 : 1);
     }
     int st = wait_status(pid);
     ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-       "detect: SBX_CGROUP_POOL=64k makes cgroups unusable, naming the variable and value");
+       "detect: SBX_CGROUP_POOL=64k turns the pool off, not cgroups, and the note says why");
 }
 
 /* Another process's pool-0, held and then left behind with a process inside. */
@@ -222,6 +225,8 @@ static void test_other_holder(void)
        "destroy: pooled directories stay, the pids groups go");
 }
 
+static void body_burn_40m(void);
+
 /* What one holder leaves must not reach the next: counters, OOM kills, limits. */
 static void test_reuse(void)
 {
@@ -230,16 +235,17 @@ static void test_reuse(void)
     pool_dir(CPU, 1, cpu, sizeof cpu);
     rt_cgroup *a = create(64 * MiB, 16, 1, NULL);
     rt_error err = {0};
-    child c = spawn(body_burn);
+    child c = spawn(body_burn_40m);
     int rc = a ? rt_cgroup_attach(a, c.pid, &err) : -1;
     release(&c);
     wait_status(c.pid);
     rt_usage u = {0};
     bool oom = true;
     rt_cgroup_read_usage(a, &u, &oom);
-    ok(rc == 0 && u.cpu_user_ms >= 200 && read_num(mem, "memory.limit_in_bytes") == (long long)(64 * MiB),
-       "pool-1 (this process's last released) serves the next group: 64 MiB, %.0f ms of CPU burnt",
-       u.cpu_user_ms);
+    ok(rc == 0 && u.cpu_user_ms >= 200 && u.memory_peak_bytes >= 40 * MiB &&
+           read_num(mem, "memory.limit_in_bytes") == (long long)(64 * MiB),
+       "pool-1 (this process's last released) serves the next group: 64 MiB, %.0f ms of CPU "
+       "and %.0f MiB used", u.cpu_user_ms, u.memory_peak_bytes / (double)MiB);
     ok(destroyed(a), "destroy: returns 0");
 
     rt_enforced e;
@@ -279,6 +285,16 @@ static void test_reuse(void)
     destroyed(b);
 }
 
+/* 40 MiB touched, then 300 ms of CPU. */
+static void body_burn_40m(void)
+{
+    size_t len = 40 * MiB;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    for (size_t i = 0; p != MAP_FAILED && i < len; i += 4096)
+        p[i] = 1;
+    body_burn();
+}
+
 /* A group that still has a process when destroyed is not handed on. */
 static void test_busy(void)
 {
@@ -307,22 +323,152 @@ static void test_busy(void)
     ok(destroyed(b) && destroyed(c), "destroy: both return 0");
 }
 
-static void test_concurrent_runs(void)
+static int count_pooled(void)
 {
-    /* 12 groups at once from 4 threads would need the pool and fresh groups:
-     * here sequential churn must stay on the same two directories. */
-    bool same = true;
-    for (int i = 0; i < 50; i++) {
-        rt_cgroup *a = create(64 * MiB, 16, 1, NULL);
-        same &= a && destroyed(a);
-    }
-    int pooled = 0;
+    int n = 0;
     DIR *d = opendir(info->parent[MEM]);
     for (struct dirent *de; d && (de = readdir(d));)
-        pooled += strncmp(de->d_name, "pool-", 5) == 0;
+        n += strncmp(de->d_name, "pool-", 5) == 0;
     if (d)
         closedir(d);
-    ok(same && pooled == 2, "50 groups one after another: still 2 pooled directories (%d)", pooled);
+    return n;
+}
+
+static void test_one_after_another(void)
+{
+    char first[64] = "";
+    bool same = true;
+    for (int i = 0; i < 20; i++) {
+        rt_cgroup *a = create(64 * MiB, 16, 1, NULL);
+        seen w;
+        same &= a && look(a, &w) && strncmp(w.mem, "pool-", 5) == 0 &&
+                (!first[0] || strcmp(first, w.mem) == 0);
+        snprintf(first, sizeof first, "%s", w.mem);
+        end_child(&w);
+        same &= destroyed(a);
+    }
+    ok(same && count_pooled() == 2, "20 groups one after another: each in %s, 2 pooled directories",
+       first);
+}
+
+/* A group whose limit is refused is removed, not handed on to fail again. */
+static void test_refused(void)
+{
+    int before = count_pooled();
+    rt_error err = {0};
+    rt_limits l = {.memory_bytes = 64 * MiB, .pids = 1ull << 23, .cpus = 1};
+    rt_enforced e;
+    rt_cgroup *cg = NULL;
+    int rc = rt_cgroup_create(&l, &cg, &e, &err);
+    ok(rc == -1 && !cg && strstr(err.msg, "pids.max") && count_pooled() == before - 1,
+       "create: a refused limit fails (%s) and the pooled group it had is removed", err.msg);
+}
+
+/* A file a sandbox leaves in a tmpfs that outlives it stays charged to its
+ * memory group: that group is removed, and the next gets a clean one. */
+static void test_tmpfs_charge(const char *tmpfs)
+{
+    char file[300], cmd[400];
+    snprintf(file, sizeof file, "%s/left", tmpfs);
+    rt_cgroup *a = create(64 * MiB, 16, 1, NULL);
+    seen w;
+    bool in = a && look(a, &w);
+    end_child(&w);
+    pid_t pid = fork();
+    if (pid == 0) {
+        rt_error err = {0};
+        if (rt_cgroup_attach(a, getpid(), &err) < 0)
+            _exit(1);
+        snprintf(cmd, sizeof cmd, "head -c 8388608 /dev/zero > %s", file);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int st = wait_status(pid);
+    char dir[800];
+    snprintf(dir, sizeof dir, "%s/%s", info->parent[MEM], w.mem);
+    long long charged = read_num(dir, "memory.usage_in_bytes");
+    ok(in && WIFEXITED(st) && WEXITSTATUS(st) == 0 && charged >= (long long)(8 * MiB),
+       "8 MiB written to a tmpfs from %s stay charged to it (%.1f MiB)", w.mem,
+       charged / (double)MiB);
+    ok(destroyed(a) && !exists(info->parent[MEM], w.mem),
+       "destroy: the group is removed, not handed on");
+    rt_cgroup *b = create(64 * MiB, 16, 1, NULL);
+    seen wb;
+    bool took = b && look(b, &wb);
+    snprintf(dir, sizeof dir, "%s/%s", info->parent[MEM], wb.mem);
+    struct stat fst;
+    ok(took && read_num(dir, "memory.usage_in_bytes") < (long long)(2 * MiB) &&
+           stat(file, &fst) == 0 && fst.st_size == (off_t)(8 * MiB),
+       "the next group (%s) starts with nothing charged; the file is still there", wb.mem);
+    end_child(&wb);
+    destroyed(b);
+    unlink(file);
+}
+
+/* pid 1 joins through copies of the locked files: a sandbox whose caller died
+ * keeps its group from being handed on. */
+static void test_join_keeps_lock(void)
+{
+    rt_cgroup_pool_close();
+    int out[2];
+    if (pipe2(out, O_CLOEXEC) < 0)
+        return;
+    pid_t p = fork();
+    if (p == 0) {
+        int fds[RT_CGROUP_MAX_FDS];
+        rt_error err = {0};
+        rt_cgroup *cg = create(64 * MiB, 16, 1, NULL);
+        int n = cg ? rt_cgroup_self_join_fds(cg, fds, &err) : -1;
+        pid_t keeper = n > 0 ? fork() : -1;
+        if (keeper == 0) {          /* only the join fds and the pipe stay open */
+            for (int fd = 3; fd < 1024; fd++) {
+                bool keep = fd == out[1];
+                for (int i = 0; i < n; i++)
+                    keep |= fd == fds[i];
+                if (!keep)
+                    close(fd);
+            }
+            pid_t me = getpid();
+            if (write(out[1], &me, sizeof me) != sizeof me)
+                _exit(1);
+            body_sleep();
+        }
+        _exit(keeper > 0 ? 0 : 1);   /* the caller dies, its own fds with it */
+    }
+    close(out[1]);
+    pid_t keeper = -1;
+    bool ready = read(out[0], &keeper, sizeof keeper) == sizeof keeper;
+    close(out[0]);
+    int st = wait_status(p);
+    rt_cgroup *a = create(64 * MiB, 16, 1, NULL);
+    seen w;
+    ok(ready && WIFEXITED(st) && WEXITSTATUS(st) == 0 && a && look(a, &w) &&
+           strcmp(w.mem, "pool-0") != 0,
+       "a dead caller's pool-0 stays held by the process with its join fds (got %s)", w.mem);
+    end_child(&w);
+    destroyed(a);
+    if (ready && keeper > 0)
+        kill(keeper, SIGKILL);      /* our orphan now: reaped by the subreaper's waits */
+}
+
+static void test_sweep_fresh(void)
+{
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    wait_status(dead);
+    char name[64];
+    snprintf(name, sizeof name, "sbx-%d-1", (int)dead);
+    bool made = true, gone = true;
+    for (int s = 0; s < 4; s++) {
+        char dir[800];
+        snprintf(dir, sizeof dir, "%s/%s", info->parent[s], name);
+        made &= mkdir(dir, 0755) == 0 || errno == EEXIST;
+    }
+    rt_cgroup_sweep();
+    for (int s = 0; s < 4; s++)
+        gone &= !exists(info->parent[s], name);
+    ok(made && gone, "sweep: a dead caller's own groups go from every hierarchy, found by pids");
 }
 
 static void remove_all(void)
@@ -361,19 +507,33 @@ int main(int argc, char **argv)
     setenv("SBX_CGROUP_PARENT", parent, 1);
     setenv("SBX_CGROUP_POOL", "2", 1);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    tap_plan(26);
+    /* a tmpfs that outlives the sandboxes that write to it, in a namespace of our own */
+    char tmpl[] = "/tmp/cgpool.XXXXXX", *tmpfs = NULL;
+    if (unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+        mkdtemp(tmpl) && mount("tmpfs", tmpl, "tmpfs", 0, "size=16m") == 0)
+        tmpfs = tmpl;
+    tap_plan(32);
     test_bad_value();
     info = rt_cgroup_detect();
     if (info->version != RT_CGROUP_V1 || info->pool != 2) {
         ok(info->version != RT_CGROUP_V1, "detect: SBX_CGROUP_POOL=2 honoured on v1");
-        skip(24, "the pool is for cgroup v1 only");
+        skip(30, "the pool is for cgroup v1 only");
         return tap_done();
     }
     ok(info->pool == 2, "detect: SBX_CGROUP_POOL=2 honoured");
     test_other_holder();
     test_reuse();
     test_busy();
-    test_concurrent_runs();
+    test_one_after_another();
+    test_refused();
+    if (tmpfs)
+        test_tmpfs_charge(tmpfs);
+    else
+        skip(3, "no tmpfs of our own");
+    test_join_keeps_lock();
+    test_sweep_fresh();
+    if (tmpfs && (umount(tmpfs) < 0 || rmdir(tmpfs) < 0))
+        diag("removing %s: %s", tmpfs, strerror(errno));
     remove_all();
     return tap_done();
 }
