@@ -630,17 +630,27 @@ static int set_u64(rt_cgroup *cg, int slot, const char *file, uint64_t v, rt_err
     return set_value(cg, slot, file, val, err);
 }
 
-/* Removes rmdir-ably; while processes are still exiting (EBUSY) it retries,
- * backing off from 100 us, as long as *budget_us lasts. */
+/* One wait of a back-off from 100 us for a group's processes to exit, out of
+ * *budget_us; false once that is spent. */
+static bool wait_exits(long *delay, long *budget_us)
+{
+    if (*budget_us <= 0)
+        return false;
+    sleep_us(*delay < *budget_us ? *delay : *budget_us);
+    *budget_us -= *delay;
+    *delay = *delay < 100000 ? *delay * 2 : *delay;
+    return true;
+}
+
+/* Removes rmdir-ably; while processes are still exiting (EBUSY) it retries as
+ * long as *budget_us lasts. */
 static int rmdir_retry(int pfd, const char *name, long *budget_us)
 {
-    for (long delay = 100;; delay = delay < 100000 ? delay * 2 : delay) {
+    for (long delay = 100;;) {
         if (unlinkat(pfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
             return 0;
-        if (errno != EBUSY || *budget_us <= 0)
+        if (errno != EBUSY || !wait_exits(&delay, budget_us))
             return -1;
-        sleep_us(delay < *budget_us ? delay : *budget_us);
-        *budget_us -= delay;
     }
 }
 
@@ -775,7 +785,7 @@ static int write_limits(rt_cgroup *cg, const rt_limits *l, rt_enforced *e, rt_er
  * be. */
 #define POOL_KMEM_MAX (1u << 20)    /* kernel memory a group may hand on */
 
-static int scan_listed(int dfd, bool kill);
+static int scan_listed(int dfd, bool and_kill);
 
 typedef struct pool_fds {
     int dfd[NSLOTS], lock[NSLOTS];
@@ -905,17 +915,32 @@ static int pool_reset(rt_cgroup *cg)
     return 0;
 }
 
-/* Serves the group's pooled slots from this process's idle list or the first
- * free pool-k, reset; with none, the group gets its own directories. */
-static void idle_prefork(void);
-static void idle_postfork_parent(void);
-static void idle_postfork_child(void);
+/* A forked child must not share the idle groups' locks (flock cannot tell the
+ * two processes apart): it closes its copies. */
+static void idle_prefork(void)
+{
+    pthread_mutex_lock(&idle.lock);
+}
+
+static void idle_postfork_parent(void)
+{
+    pthread_mutex_unlock(&idle.lock);
+}
+
+static void idle_postfork_child(void)
+{
+    while (idle.n > 0)
+        pool_close(&idle.groups[--idle.n].fds);
+    pthread_mutex_unlock(&idle.lock);
+}
 
 static void register_atfork(void)
 {
     pthread_atfork(idle_prefork, idle_postfork_parent, idle_postfork_child);
 }
 
+/* Serves the group's pooled slots from this process's idle list or the first
+ * free pool-k, reset; with none, the group gets its own directories. */
 static void pool_claim(rt_cgroup *cg)
 {
     static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -963,16 +988,13 @@ static int pool_release(rt_cgroup *cg, long *budget_us, rt_error *err)
         return 0;
     for (int s = 0; s < NSLOTS; s++) {
         int n;
-        for (long delay = 100; g.pooled[s] && (n = scan_listed(cg->dfd[s], false)) != 0;
-             delay = delay < 100000 ? delay * 2 : delay) {
-            if (n < 0 || *budget_us <= 0) {
+        for (long delay = 100; g.pooled[s] && (n = scan_listed(cg->dfd[s], false)) != 0;) {
+            if (n < 0 || !wait_exits(&delay, budget_us)) {
                 rt_error_set(err, n < 0 ? errno : EBUSY, "cgroup %s/%s: %s", g.info.parent[s],
                              cg->pool_name, n < 0 ? "listing its processes" : "still has processes");
                 pool_drop(cg);
                 return -1;
             }
-            sleep_us(delay < *budget_us ? delay : *budget_us);
-            *budget_us -= delay;
         }
     }
     if (!pool_clean(cg)) {
@@ -993,25 +1015,6 @@ static int pool_release(rt_cgroup *cg, long *budget_us, rt_error *err)
 void rt_cgroup_pool_close(void)
 {
     pthread_mutex_lock(&idle.lock);
-    while (idle.n > 0)
-        pool_close(&idle.groups[--idle.n].fds);
-    pthread_mutex_unlock(&idle.lock);
-}
-
-/* A forked child must not share the idle groups' locks (flock cannot tell the
- * two processes apart): it closes its copies. */
-static void idle_prefork(void)
-{
-    pthread_mutex_lock(&idle.lock);
-}
-
-static void idle_postfork_parent(void)
-{
-    pthread_mutex_unlock(&idle.lock);
-}
-
-static void idle_postfork_child(void)
-{
     while (idle.n > 0)
         pool_close(&idle.groups[--idle.n].fds);
     pthread_mutex_unlock(&idle.lock);
@@ -1175,15 +1178,9 @@ int rt_cgroup_read_usage(rt_cgroup *cg, rt_usage *usage, bool *oom)
     return rc;
 }
 
-static void kill_pid(long pid, bool kill_it)
-{
-    if (kill_it)
-        kill((pid_t)pid, SIGKILL);
-}
-
-/* How many pids dir/cgroup.procs lists (0: empty), each SIGKILLed when kill
- * is set; -1 when the list cannot be read. */
-static int scan_listed(int dfd, bool kill)
+/* How many pids dir/cgroup.procs lists (0: empty), each SIGKILLed when
+ * and_kill is set; -1 when the list cannot be read. */
+static int scan_listed(int dfd, bool and_kill)
 {
     cleanup_close int fd = openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
     char buf[4096];
@@ -1197,16 +1194,16 @@ static int scan_listed(int dfd, bool kill)
             if (isdigit((unsigned char)buf[i])) {
                 pid = pid * 10 + (buf[i] - '0');
             } else if (pid > 0) {
-                kill_pid(pid, kill);
+                if (and_kill)
+                    kill((pid_t)pid, SIGKILL);
                 n++;
                 pid = 0;
             }
         }
     }
-    if (pid > 0) {
-        kill_pid(pid, kill);
-        n++;
-    }
+    if (pid > 0 && and_kill)
+        kill((pid_t)pid, SIGKILL);
+    n += pid > 0;
     return len < 0 ? -1 : n;
 }
 
