@@ -15,6 +15,7 @@
 #include "cgroup.h"
 #include "profile.h"
 #include "sandbox.h"
+#include "spec_json.h"
 
 struct probe {
     const char *name;
@@ -70,20 +71,6 @@ static bool probe_sandbox(char *why, size_t len)
     return ok;
 }
 
-static json_t *cgroup_json(void)
-{
-    const rt_cgroup_info *ci = rt_cgroup_detect();
-    static const char *const names[] = {"none", "v1", "v2"};
-    json_t *ctl = json_array();
-    if (ci->memory) json_array_append_new(ctl, json_string("memory"));
-    if (ci->pids) json_array_append_new(ctl, json_string("pids"));
-    if (ci->cpu) json_array_append_new(ctl, json_string("cpu"));
-    if (ci->cpuacct) json_array_append_new(ctl, json_string("cpuacct"));
-    return json_pack("{s:s, s:o, s:b, s:b, s:i, s:s}", "version", names[ci->version],
-                     "controllers", ctl, "swap_limit", ci->memory_swap, "writable", ci->writable,
-                     "pool", ci->pool, "note", ci->reason);
-}
-
 static json_t *info_json(void)
 {
     struct utsname u;
@@ -99,7 +86,7 @@ static json_t *info_json(void)
     json_object_set_new(feat, "sandbox_run", json_boolean(ok));
     json_t *root = json_pack("{s:s, s:s, s:s, s:b, s:o, s:o}", "kernel", u.release, "arch",
                              u.machine, "backend", "native", "root", geteuid() == 0, "cgroup",
-                             cgroup_json(), "features", feat);
+                             rt_cgroup_info_to_json(rt_cgroup_detect()), "features", feat);
     if (!ok)
         json_object_set_new(root, "sandbox_error", json_string(why));
     return root;

@@ -76,10 +76,16 @@ struct step {
 };
 
 struct run {                    /* a workflow that has not ended */
+    /* What a scheduler pass reads of every run (see needs_pass), together at
+     * the start: with thousands of runs waiting, a pass is one cache line each. */
+    struct run *next, *prev;    /* e->runs, oldest first */
+    const char *status;         /* status_queued, or another literal */
+    bool moved;                 /* something happened to it since */
+    bool wants_slot;            /* it could start an attempt but for max_running */
+    int64_t wake_at;            /* its next timer */
     char id[ORCH_STORE_ID_MAX];
     char *name;
     orch_workflow *wf;
-    const char *status;
     enum stop_reason stopping;
     int64_t created_ms, started_ms, finished_ms, deadline;
     struct step *steps;
@@ -90,16 +96,15 @@ struct run {                    /* a workflow that has not ended */
     char *error;
     int64_t last_seq;           /* of its latest event */
     json_t *ctx;                /* template context: inputs, steps */
-    char dir[PATH_MAX];         /* <state>/workflows/<id> */
-    struct run *next;
+    char *dir;                  /* <state>/workflows/<id> (a PATH_MAX array here
+                                 * would put every run on pages of its own) */
     bool state_dirty;           /* its row changed since it was last written */
     bool listed_dirty;          /* on the engine's dirty list */
     struct run *next_dirty;
-    /* When a scheduler pass looks at it (see needs_pass): */
-    bool moved;                 /* something happened to it since */
-    bool wants_slot;            /* it could start an attempt but for max_running */
-    int64_t wake_at;            /* its next timer */
 };
+
+/* The one "queued" a run's status points to, so that a pass compares pointers. */
+static const char status_queued[] = "queued";
 
 struct attempt {
     orch_engine *e;
@@ -146,7 +151,7 @@ struct orch_engine {
     unsigned gen_waiters;       /* in orch_engine_wait_event */
     bool announced;             /* events since followers were last woken */
     struct watcher *watchers;
-    struct run *runs;           /* active, oldest first */
+    struct run *runs, *runs_last; /* active, oldest first */
     struct run *dirty;          /* runs with rows to write before the commit */
     struct attempt *done;
     unsigned running;
@@ -1340,7 +1345,14 @@ static void run_free(struct run *r)
     json_decref(r->ctx);
     free(r->name);
     free(r->error);
+    free(r->dir);
     free(r);
+}
+
+static char *run_dir(const orch_engine *e, const char *id)
+{
+    char *s;
+    return asprintf(&s, "%s/%s", e->wf_dir, id) < 0 ? NULL : s;
 }
 
 static void finish_run(orch_engine *e, struct run *r)
@@ -1366,11 +1378,8 @@ static void finish_run(orch_engine *e, struct run *r)
     for (struct watcher *w = e->watchers; w; w = w->next)
         if (w->r == r)
             w->r = NULL;   /* woken at the commit, it finds the workflow ended */
-    for (struct run **p = &e->runs; *p; p = &(*p)->next)
-        if (*p == r) {
-            *p = r->next;
-            break;
-        }
+    *(r->prev ? &r->prev->next : &e->runs) = r->next;
+    *(r->next ? &r->next->prev : &e->runs_last) = r->prev;
     run_free(r);
 }
 
@@ -1494,7 +1503,7 @@ static bool accept_first(orch_engine *e, const struct run *r, int64_t now, int64
  * freed). */
 static bool advance(orch_engine *e, struct run *r, int64_t now, int64_t *next)
 {
-    if (strcmp(r->status, "queued") == 0) {
+    if (r->status == status_queued) {
         /* A run starts (its workspace is made, its status turns running, its
          * timeout runs) once the engine has room for a sandbox: a burst of
          * submissions waits here at no cost instead of making every
@@ -1586,7 +1595,7 @@ static bool advance(orch_engine *e, struct run *r, int64_t now, int64_t *next)
  * are those that wait for a sandbox slot while one is free. */
 static bool needs_pass(const orch_engine *e, const struct run *r, int64_t now)
 {
-    return r->moved || now >= r->wake_at || strcmp(r->status, "queued") == 0 ||
+    return r->moved || now >= r->wake_at || r->status == status_queued ||
            (r->wants_slot && e->running < e->cfg.max_running);
 }
 
@@ -1766,10 +1775,9 @@ static struct run *load_run(orch_engine *e, const char *id, bool retry, rt_error
     struct run *r = calloc(1, sizeof *r);
     orch_problems problems = {0};
 
-    if (!row || !r)
+    if (!row || !r || !(r->dir = run_dir(e, id)))
         goto fail;
     snprintf(r->id, sizeof r->id, "%s", id);
-    snprintf(r->dir, sizeof r->dir, "%s/%s", e->wf_dir, id);
     r->name = dup_json_str(json_object_get(row, "name"));
     if (orch_workflow_parse(json_object_get(row, "doc"), json_object_get(row, "inputs"), &r->wf,
                             &problems) < 0) {
@@ -1784,8 +1792,10 @@ static struct run *load_run(orch_engine *e, const char *id, bool retry, rt_error
         !(steps = orch_store_steps(e->cfg.store, id, err)))
         goto fail;
     const json_t *state = json_object_get(row, "state");
-    r->status = retry ? "queued" : strcmp(json_string_value(json_object_get(row, "status")),
-                                          "running") == 0 ? "running" : "queued";
+    r->status = retry ? status_queued
+                      : strcmp(json_string_value(json_object_get(row, "status")), "running") == 0
+                          ? "running"
+                          : status_queued;
     r->created_ms = int_or_zero(json_object_get(row, "created_ms"));
     r->started_ms = int_or_zero(json_object_get(state, "started_ms"));
     r->deadline = int_or_zero(json_object_get(state, "deadline_ms"));
@@ -1832,14 +1842,15 @@ fail:
 }
 
 /* Appends r and the runs linked after it. */
+/* Appends the chain r (linked by next), oldest first. */
 static void add_run(orch_engine *e, struct run *r)
 {
-    struct run **p = &e->runs;
-    while (*p)
-        p = &(*p)->next;
-    *p = r;
-    for (; r; r = r->next)
+    *(e->runs_last ? &e->runs_last->next : &e->runs) = r;
+    for (; r; r = r->next) {
+        r->prev = e->runs_last;
+        e->runs_last = r;
         r->moved = true;
+    }
     wake(e);
 }
 
@@ -1848,10 +1859,8 @@ static void add_run(orch_engine *e, struct run *r)
 static void post_run(orch_engine *e, struct run *r)
 {
     pthread_mutex_lock(&e->inbox_lock);
-    struct run **p = &e->inbox;
-    while (*p)
-        p = &(*p)->next;
-    *p = r;
+    r->next = e->inbox;   /* newest first: adopt_inbox turns it round */
+    e->inbox = r;
     pthread_mutex_unlock(&e->inbox_lock);
     wake(e);
 }
@@ -1859,9 +1868,15 @@ static void post_run(orch_engine *e, struct run *r)
 static void adopt_inbox(orch_engine *e)
 {
     pthread_mutex_lock(&e->inbox_lock);
-    struct run *r = e->inbox;
+    struct run *newest = e->inbox, *r = NULL;
     e->inbox = NULL;
     pthread_mutex_unlock(&e->inbox_lock);
+    while (newest) {
+        struct run *n = newest->next;
+        newest->next = r;
+        r = newest;
+        newest = n;
+    }
     if (!r)
         return;
     /* The submission stored the run and its queued event: adopting it writes
@@ -1996,7 +2011,7 @@ void orch_engine_stop(orch_engine *e, long grace_ms)
         n = r->next;
         run_free(r);
     }
-    e->runs = NULL;
+    e->runs = e->runs_last = NULL;
     unmount_workflows_dir(e);
     engine_free(e);
 }
@@ -2145,7 +2160,8 @@ static int accept_run(orch_engine *e, const json_t *body, const char *key, orch_
                     "queued", "created_ms", (json_int_t)now_ms(), "doc", doc, "inputs",
                     inputs ? json_incref((json_t *)inputs) : json_object());
     r = calloc(1, sizeof *r);
-    if (!row || !r || !(r->steps = calloc(wf->n_steps, sizeof *r->steps)) ||
+    if (!row || !r || !(r->dir = run_dir(e, out->id)) ||
+        !(r->steps = calloc(wf->n_steps, sizeof *r->steps)) ||
         !(r->ctx = json_pack("{s:O,s:{}}", "inputs", wf->input_values, "steps"))) {
         rt_error_set(err, ENOMEM, "accepting the workflow");
         goto fail;
@@ -2153,8 +2169,7 @@ static int accept_run(orch_engine *e, const json_t *body, const char *key, orch_
     r->wf = wf;
     wf = NULL;
     snprintf(r->id, sizeof r->id, "%s", out->id);
-    snprintf(r->dir, sizeof r->dir, "%s/%s", e->wf_dir, r->id);
-    r->status = "queued";
+    r->status = status_queued;
     r->created_ms = json_integer_value(json_object_get(row, "created_ms"));
     r->runs = 1;
     /* One row and the queued event (steps are stored as they change: a step

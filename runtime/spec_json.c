@@ -855,6 +855,23 @@ static json_t *enforced_json(const rt_enforced *e)
                      e->cpus, "cpu_time", e->cpu_time);
 }
 
+json_t *rt_cgroup_info_to_json(const rt_cgroup_info *ci)
+{
+    static const char *const versions[] = {"none", "v1", "v2"};
+    const struct { bool on; const char *name; } controllers[] = {
+        {ci->memory, "memory"}, {ci->pids, "pids"}, {ci->cpu, "cpu"}, {ci->cpuacct, "cpuacct"}};
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < sizeof controllers / sizeof *controllers; i++)
+        if (controllers[i].on && json_array_append_new(list, json_string(controllers[i].name)) < 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    return list ? json_pack("{s:s, s:o, s:b, s:b, s:i, s:s}", "version", versions[ci->version],
+                            "controllers", list, "swap_limit", ci->memory_swap, "writable",
+                            ci->writable, "pool", ci->pool, "note", ci->reason)
+                : NULL;
+}
+
 json_t *rt_result_to_json(const rt_result *r)
 {
     json_t *o = json_object();

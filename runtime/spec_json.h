@@ -48,6 +48,7 @@
 
 #include <jansson.h>
 
+#include "cgroup.h"
 #include "error.h"
 #include "result.h"
 #include "spec.h"
@@ -67,6 +68,11 @@ json_t *rt_spec_to_json(const rt_spec *spec);
 
 /* NULL only when out of memory. */
 json_t *rt_result_to_json(const rt_result *r);
+
+/* What cgroup detection found, as `sbx info --json` and GET /v1/info show it:
+ * version, controllers, swap_limit, writable, pool, note. NULL when out of
+ * memory. */
+json_t *rt_cgroup_info_to_json(const rt_cgroup_info *ci);
 
 /* The inverse; initializes r. Keys it does not know (such as "cost", added by
  * the daemon) are ignored so that older clients read newer results; known keys

@@ -327,21 +327,6 @@ static json_t *limits_json(const rt_limits *l)
     return lim;
 }
 
-static json_t *cgroup_json(void)
-{
-    static const char *const names[] = {"none", "v1", "v2"};
-    const rt_cgroup_info *ci = rt_cgroup_detect();
-    json_t *ctl = json_array();
-    const struct { bool on; const char *name; } cs[] = {
-        {ci->memory, "memory"}, {ci->pids, "pids"}, {ci->cpu, "cpu"}, {ci->cpuacct, "cpuacct"}};
-    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++)
-        if (cs[i].on)
-            json_array_append_new(ctl, json_string(cs[i].name));
-    return json_pack("{s:s, s:o, s:b, s:b, s:i}", "version", names[ci->version], "controllers",
-                     ctl, "swap_limit", ci->memory_swap, "writable", ci->writable, "pool",
-                     ci->pool);
-}
-
 static json_t *info_json(const sd_snapshot *snap)
 {
     const sd_config *c = &snap->config;
@@ -356,8 +341,8 @@ static json_t *info_json(const sd_snapshot *snap)
             json_array_append_new(langs, json_string(snap->languages.v[i].name));
     const rt_profile *def = sd_snapshot_profile(snap, c->default_profile);
     return json_pack("{s:s, s:[s], s:o, s:o, s:s, s:o, s:o, s:{s:o, s:o}, s:i, s:i, s:I}",
-                     "version", SBX_VERSION, "backends", "native", "cgroup", cgroup_json(),
-                     "profiles", profiles, "default_profile", c->default_profile, "images",
+                     "version", SBX_VERSION, "backends", "native", "cgroup",
+                     rt_cgroup_info_to_json(rt_cgroup_detect()), "profiles", profiles, "default_profile", c->default_profile, "images",
                      images, "languages", langs, "limits", "default",
                      limits_json(&def->base.limits), "max", limits_json(&c->max_limits),
                      "max_running", (int)c->max_running, "max_queue", (int)c->max_queue,

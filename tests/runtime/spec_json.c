@@ -808,9 +808,32 @@ static void test_result_refusals(void)
            "unknown keys and null syscall accepted");
 }
 
+/* The same object for sbx info and GET /v1/info: each controller named only
+ * when found, the note carried. */
+static void test_cgroup_info(void)
+{
+    rt_cgroup_info ci = {.version = RT_CGROUP_V1, .memory = true, .cpuacct = true,
+                         .memory_swap = false, .writable = true, .pool = 7};
+    snprintf(ci.reason, sizeof ci.reason, "pids: not mounted");
+    json_t *j = rt_cgroup_info_to_json(&ci);
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    is_str(s, "{\"controllers\":[\"memory\",\"cpuacct\"],\"note\":\"pids: not mounted\","
+              "\"pool\":7,\"swap_limit\":false,\"version\":\"v1\",\"writable\":true}",
+           "cgroup info: found controllers only, pool and note");
+    free(s);
+    json_decref(j);
+    ci = (rt_cgroup_info){.version = RT_CGROUP_NONE};
+    j = rt_cgroup_info_to_json(&ci);
+    s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    is_str(s, "{\"controllers\":[],\"note\":\"\",\"pool\":0,\"swap_limit\":false,"
+              "\"version\":\"none\",\"writable\":false}", "cgroup info: none");
+    free(s);
+    json_decref(j);
+}
+
 int main(void)
 {
-    tap_plan(189);
+    tap_plan(191);
     test_full_spec();
     test_defaults();
     test_unknown_keys();
@@ -832,5 +855,6 @@ int main(void)
     test_result_round_trip();
     test_result_from_json();
     test_result_refusals();
+    test_cgroup_info();
     return tap_done();
 }
