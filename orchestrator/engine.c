@@ -77,7 +77,8 @@ struct step {
 
 struct run {                    /* a workflow that has not ended */
     /* What a scheduler pass reads of every run (see needs_pass), together at
-     * the start: with thousands of runs waiting, a pass is one cache line each. */
+     * the start: with thousands of runs waiting, a pass touches a line or two
+     * of each, not a page. */
     struct run *next, *prev;    /* e->runs, oldest first */
     const char *status;         /* status_queued, or another literal */
     bool moved;                 /* something happened to it since */
@@ -1775,8 +1776,12 @@ static struct run *load_run(orch_engine *e, const char *id, bool retry, rt_error
     struct run *r = calloc(1, sizeof *r);
     orch_problems problems = {0};
 
-    if (!row || !r || !(r->dir = run_dir(e, id)))
+    if (!row)
         goto fail;
+    if (!r || !(r->dir = run_dir(e, id))) {
+        rt_error_set(err, ENOMEM, "loading workflow %s", id);
+        goto fail;
+    }
     snprintf(r->id, sizeof r->id, "%s", id);
     r->name = dup_json_str(json_object_get(row, "name"));
     if (orch_workflow_parse(json_object_get(row, "doc"), json_object_get(row, "inputs"), &r->wf,
@@ -1841,8 +1846,7 @@ fail:
     return NULL;
 }
 
-/* Appends r and the runs linked after it. */
-/* Appends the chain r (linked by next), oldest first. */
+/* Appends r and the runs linked after it, oldest first. */
 static void add_run(orch_engine *e, struct run *r)
 {
     *(e->runs_last ? &e->runs_last->next : &e->runs) = r;

@@ -862,14 +862,29 @@ json_t *rt_cgroup_info_to_json(const rt_cgroup_info *ci)
         {ci->memory, "memory"}, {ci->pids, "pids"}, {ci->cpu, "cpu"}, {ci->cpuacct, "cpuacct"}};
     json_t *list = json_array();
     for (size_t i = 0; list && i < sizeof controllers / sizeof *controllers; i++)
-        if (controllers[i].on && json_array_append_new(list, json_string(controllers[i].name)) < 0) {
+        if (controllers[i].on &&
+            json_array_append_new(list, json_string(controllers[i].name)) < 0) {
             json_decref(list);
             list = NULL;
         }
-    return list ? json_pack("{s:s, s:o, s:b, s:b, s:i, s:s}", "version", versions[ci->version],
-                            "controllers", list, "swap_limit", ci->memory_swap, "writable",
-                            ci->writable, "pool", ci->pool, "note", ci->reason)
-                : NULL;
+    /* The note quotes the operator's settings and paths, which need not be
+     * UTF-8 (and it may be cut inside a character): such bytes become '?'. */
+    char note[sizeof ci->reason];
+    size_t n = 0;
+    for (; n < sizeof note - 1 && ci->reason[n]; n++)
+        note[n] = (unsigned char)ci->reason[n] < 0x80 ? ci->reason[n] : '?';
+    note[n] = '\0';
+    json_t *text = json_string(ci->reason);
+    if (!text)
+        text = json_string(note);
+    if (!list || !text) {
+        json_decref(list);
+        json_decref(text);
+        return NULL;
+    }
+    return json_pack("{s:s, s:o, s:b, s:b, s:i, s:o}", "version", versions[ci->version],
+                     "controllers", list, "swap_limit", ci->memory_swap, "writable",
+                     ci->writable, "pool", ci->pool, "note", text);
 }
 
 json_t *rt_result_to_json(const rt_result *r)

@@ -342,8 +342,9 @@ static json_t *info_json(const sd_snapshot *snap)
     const rt_profile *def = sd_snapshot_profile(snap, c->default_profile);
     return json_pack("{s:s, s:[s], s:o, s:o, s:s, s:o, s:o, s:{s:o, s:o}, s:i, s:i, s:I}",
                      "version", SBX_VERSION, "backends", "native", "cgroup",
-                     rt_cgroup_info_to_json(rt_cgroup_detect()), "profiles", profiles, "default_profile", c->default_profile, "images",
-                     images, "languages", langs, "limits", "default",
+                     rt_cgroup_info_to_json(rt_cgroup_detect()), "profiles", profiles,
+                     "default_profile", c->default_profile, "images", images, "languages",
+                     langs, "limits", "default",
                      limits_json(&def->base.limits), "max", limits_json(&c->max_limits),
                      "max_running", (int)c->max_running, "max_queue", (int)c->max_queue,
                      "max_body_bytes", (json_int_t)c->max_body_bytes);

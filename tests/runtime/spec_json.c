@@ -822,6 +822,13 @@ static void test_cgroup_info(void)
            "cgroup info: found controllers only, pool and note");
     free(s);
     json_decref(j);
+    /* An operator's setting that is not UTF-8 still gives an object (jansson
+     * refuses such a string, and GET /v1/info answered nothing). */
+    snprintf(ci.reason, sizeof ci.reason, "SBX_CGROUP_POOL \"\xe9\": not a number");
+    j = rt_cgroup_info_to_json(&ci);
+    is_str(json_string_value(json_object_get(j, "note")), "SBX_CGROUP_POOL \"?\": not a number",
+           "cgroup info: a note that is not UTF-8");
+    json_decref(j);
     ci = (rt_cgroup_info){.version = RT_CGROUP_NONE};
     j = rt_cgroup_info_to_json(&ci);
     s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -833,7 +840,7 @@ static void test_cgroup_info(void)
 
 int main(void)
 {
-    tap_plan(191);
+    tap_plan(192);
     test_full_spec();
     test_defaults();
     test_unknown_keys();
