@@ -867,16 +867,17 @@ json_t *rt_cgroup_info_to_json(const rt_cgroup_info *ci)
             json_decref(list);
             list = NULL;
         }
-    /* The note quotes the operator's settings and paths, which need not be
-     * UTF-8 (and it may be cut inside a character): such bytes become '?'. */
-    char note[sizeof ci->reason];
-    size_t n = 0;
-    for (; n < sizeof note - 1 && ci->reason[n]; n++)
-        note[n] = (unsigned char)ci->reason[n] < 0x80 ? ci->reason[n] : '?';
-    note[n] = '\0';
     json_t *text = json_string(ci->reason);
-    if (!text)
+    if (!text) {
+        /* The note quotes the operator's settings and paths, which need not be
+         * UTF-8 (and it may be cut inside a character): such bytes become '?'. */
+        char note[sizeof ci->reason];
+        size_t n = 0;
+        for (; n < sizeof note - 1 && ci->reason[n]; n++)
+            note[n] = (unsigned char)ci->reason[n] < 0x80 ? ci->reason[n] : '?';
+        note[n] = '\0';
         text = json_string(note);
+    }
     if (!list || !text) {
         json_decref(list);
         json_decref(text);
