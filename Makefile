@@ -164,8 +164,8 @@ $(BUILD)/bench/load: bench/load.c bench/client_util.h
 $(BUILD)/bench/chains: bench/chains.c bench/client_util.h
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags libcurl 2>/dev/null) $(LDFLAGS) \
-	    -o $@ $< $(shell pkg-config --libs libcurl jansson 2>/dev/null) -lpthread
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+	    $(shell pkg-config --libs jansson 2>/dev/null) -lpthread
 
 # Hostile programs for tests/security: static, so they run in any image.
 $(BUILD)/tests/security/attack: tests/security/attack.c

@@ -36,8 +36,8 @@ static inline __attribute__((format(printf, 1, 2), noreturn)) void die(const cha
     exit(2);
 }
 
-/* libcurl's write callback: appends to the struct buf in userdata, kept
- * NUL-terminated. */
+/* libcurl's write callback (chains' reader calls it too): appends to the
+ * struct buf in userdata, kept NUL-terminated. */
 static inline size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
     struct buf *b = userdata;

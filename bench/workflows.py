@@ -8,8 +8,9 @@ build/bench/workflows.json.
 
     bench/workflows.py [SANDBOXD]   (as root, after make build/sandboxd build/bench/chains)
 
-The clients are build/bench/chains (C, libcurl; each connection is made before
-the start line), so that what is timed is sandboxd, not the client.
+The clients are build/bench/chains (C, a thread per client writing its HTTP/1.1
+requests itself; each connection is made before the start line), so that what is
+timed is sandboxd, not the client.
 
 Knobs: WF_COUNT (100), WF_STEPS (10), WF_ROUNDS (3: each side runs this many
 times, alternating, and the medians are compared), WF_MAX_RUNNING (the daemon's
@@ -62,8 +63,8 @@ def pct(values, p):
 
 
 def chains(sock, mode):
-    """COUNT clients at once (build/bench/chains: C, libcurl, connections made
-    before the start), each running a chain of STEPS through POST /v1/exec or
+    """COUNT clients at once (build/bench/chains: C, raw HTTP/1.1, connections
+    made before the start), each running a chain of STEPS through POST /v1/exec or
     as one workflow. Returns the wall time, the failures, the submission
     latencies (workflows)."""
     r = subprocess.run([CHAINS, "--socket", sock, "--mode", mode, "--clients", str(COUNT),
