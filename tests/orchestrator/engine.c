@@ -530,6 +530,43 @@ static void test_approval(void)
     json_decref(r);
 }
 
+/* Workflows that wait on their own timers (here approvals' deadlines, given in
+ * the opposite order of submission) end when each is due, the earliest first:
+ * the scheduler takes them from its heap of timers, not by walking every run. */
+static void test_timers_in_deadline_order(void)
+{
+    enum { N = 8 };
+    char ids[N][ORCH_STORE_ID_MAX];
+    for (int i = 0; i < N; i++) {
+        char doc[256];
+        snprintf(doc, sizeof doc,
+                 "{`name`: `t%d`, `steps`: [{`id`: `d`, `approval`: {`timeout`: `%dms`},"
+                 " `run`: `true`}]}",
+                 i, 300 + 150 * (N - 1 - i));
+        snprintf(ids[i], sizeof ids[i], "%s", submit(doc, NULL, NULL));
+    }
+    bool timed_out = true, in_order = true;
+    double prev = 0;
+    for (int i = N - 1; i >= 0; i--) {
+        json_t *r = wait_done(ids[i], 30000);
+        char want[64];
+        snprintf(want, sizeof want, "approval: no answer within %dms", 300 + 150 * (N - 1 - i));
+        if (strcmp(at(r, "steps.d.error"), want) != 0) {
+            diag("%s: %s", ids[i], at(r, "steps.d.error"));
+            timed_out = false;
+        }
+        double end = num_at(r, "finished_ms");
+        if (end < prev) {
+            diag("%s ended at %.0f, before the one due earlier (%.0f)", ids[i], end, prev);
+            in_order = false;
+        }
+        prev = end;
+        json_decref(r);
+    }
+    ok(timed_out, "%d approvals' deadlines each end their own workflow", N);
+    ok(in_order, "... the earliest deadline first, whatever the order of submission");
+}
+
 /* A workflow whose step is ready while every sandbox slot is another's, and
  * which nothing else happens to, starts when the other frees a slot (not at
  * its next timer: the scheduler skips workflows that wait on their own). */
@@ -807,6 +844,7 @@ int main(void)
     test_timeouts_and_cancel();
     test_budget();
     test_approval();
+    test_timers_in_deadline_order();
     test_outputs_hostile();
     test_validation();
     test_idempotency_and_delete();
