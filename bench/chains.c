@@ -25,6 +25,7 @@
  * Exit status 0 when every chain ran as expected, 1 when some did not, 2 on a
  * usage or setup error.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -36,6 +37,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
@@ -145,12 +147,9 @@ static bool read_body(struct client *cl, bool chunked, long long length)
         return append_body(cl, (size_t)length);
     char line[256];
     for (;;) {
-        char *end;
-        if (!read_line(cl, line, sizeof line))
+        if (!read_line(cl, line, sizeof line) || !isxdigit((unsigned char)line[0]))
             return false;
-        unsigned long long n = strtoull(line, &end, 16);
-        if (end == line)
-            return false;
+        unsigned long long n = strtoull(line, NULL, 16);
         if (n == 0)
             break;
         if (!append_body(cl, (size_t)n) || !read_line(cl, line, sizeof line) || line[0])
@@ -163,11 +162,13 @@ static bool read_body(struct client *cl, bool chunked, long long length)
     return true;
 }
 
-/* Writes the whole of iov, however the socket takes it. */
-static bool send_all(int fd, struct iovec *iov, int count)
+/* Writes the whole of iov, however the socket takes it; a daemon that closed
+ * the connection is an error here, not a SIGPIPE. */
+static bool send_all(int fd, struct iovec *iov, size_t count)
 {
     while (count) {
-        ssize_t w = writev(fd, iov, count);
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = count};
+        ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -193,14 +194,21 @@ static long request(struct client *cl, const char *method, const char *path, con
                             method, path, body_len)
                  : snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: sandboxd\r\n\r\n",
                             method, path);
+    if (n < 0 || (size_t)n >= sizeof head) {
+        fail(cl, "%s %.100s...: the path is too long", method, path);
+        return 0;
+    }
     cl->answer.len = 0;
     if (cl->answer.p)
         cl->answer.p[0] = '\0';
     struct iovec iov[2] = {{head, (size_t)n}, {(void *)body, body_len}};
+    errno = 0;
     if (!send_all(cl->fd, iov, body ? 2 : 1)) {
-        fail(cl, "%s %s: writing: %s", method, path, strerror(errno));
+        fail(cl, "%s %s: writing: %s", method, path,
+             errno ? strerror(errno) : "the connection is closed");
         return 0;
     }
+    errno = 0;                  /* what a failed read leaves tells a timeout */
     char line[1024];
     long code = 0;
     long long length = 0;
@@ -217,7 +225,9 @@ static long request(struct client *cl, const char *method, const char *path, con
         goto broken;
     return code;
 broken:
-    fail(cl, "%s %s: the answer was cut or is not HTTP/1.1", method, path);
+    fail(cl, "%s %s: the answer was cut or is not HTTP/1.1%s%s", method, path,
+         errno == EAGAIN || errno == EWOULDBLOCK ? ": " : "",
+         errno == EAGAIN || errno == EWOULDBLOCK ? "none within 600 s" : "");
     return 0;
 }
 
@@ -361,6 +371,10 @@ int main(int argc, char **argv)
         cl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (cl->fd < 0 || connect(cl->fd, (struct sockaddr *)&addr, sizeof addr) < 0)
             die("connecting to %s: %s", o.socket, strerror(errno));
+        /* A daemon that stops answering fails the chain instead of hanging it. */
+        struct timeval answer_timeout = {.tv_sec = 600};
+        if (setsockopt(cl->fd, SOL_SOCKET, SO_RCVTIMEO, &answer_timeout, sizeof answer_timeout))
+            die("setting the answer timeout: %s", strerror(errno));
         if (pthread_create(&cl->thread, NULL, client_main, cl))
             die("starting client %ld: pthread_create failed", i);
     }

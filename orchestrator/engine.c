@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "index.h"
 #include "parse.h"
 #include "spec_json.h"
 #include "timers.h"
@@ -85,10 +86,13 @@ struct run {                    /* a workflow that has not ended */
     bool wants_slot;            /* it could start an attempt but for max_running */
     bool watched;               /* on e->watch */
     bool due;                   /* on the list of the pass under way */
-    orch_timer timer;           /* its next timer (timer.at), in e->timers */
+    orch_timer timer;           /* its next timer (timer.at); in e->timers between passes
+                                 * unless never or out of memory */
     uint64_t seq;               /* adopted after every run of a lower one */
     struct run *watch_next, *watch_prev, *due_next;
     char id[ORCH_STORE_ID_MAX];
+    orch_index_entry by_id;     /* in e->by_id, when indexed */
+    bool indexed;
     char *name;
     orch_workflow *wf;
     enum stop_reason stopping;
@@ -159,7 +163,9 @@ struct orch_engine {
     struct run *runs, *runs_last; /* active, oldest first */
     struct run *watch;          /* runs the next pass looks at whatever their timer */
     orch_timers timers;         /* the other runs are looked at when theirs is due */
-    uint64_t last_seq;          /* of the latest run adopted */
+    orch_index by_id;           /* the active runs */
+    unsigned unindexed;         /* active runs that could not be indexed (ENOMEM) */
+    uint64_t adopt_seq;         /* the latest run's seq */
     struct run *dirty;          /* runs with rows to write before the commit */
     struct attempt *done;
     unsigned running;
@@ -1420,6 +1426,10 @@ static void finish_run(orch_engine *e, struct run *r)
     *(r->next ? &r->next->prev : &e->runs_last) = r->prev;
     unwatch(e, r);
     orch_timers_remove(&e->timers, &r->timer);
+    if (r->indexed)
+        orch_index_remove(&e->by_id, &r->by_id);
+    else
+        e->unindexed--;
     run_free(r);
 }
 
@@ -1642,28 +1652,49 @@ static struct run *run_of_timer(orch_timer *t)
     return (struct run *)((char *)t - offsetof(struct run, timer));
 }
 
-/* Sorts a due list by seq, oldest first (a merge sort: no allocation). */
-static struct run *sort_due(struct run *list)
+/* Merges two due lists sorted by seq. */
+static struct run *merge_due(struct run *a, struct run *b)
 {
-    if (!list || !list->due_next)
-        return list;
-    struct run *slow = list, *fast = list->due_next;
-    while (fast && fast->due_next) {
-        slow = slow->due_next;
-        fast = fast->due_next->due_next;
-    }
-    struct run *second = slow->due_next, *first = list, *out = NULL, **tail = &out;
-    slow->due_next = NULL;
-    first = sort_due(first);
-    second = sort_due(second);
-    while (first && second) {
-        struct run **from = first->seq < second->seq ? &first : &second;
+    struct run *out = NULL, **tail = &out;
+    while (a && b) {
+        struct run **from = a->seq < b->seq ? &a : &b;
         *tail = *from;
         tail = &(*from)->due_next;
         *from = (*from)->due_next;
     }
-    *tail = first ? first : second;
+    *tail = a ? a : b;
     return out;
+}
+
+/* Cuts the ascending stretch at the head of *list off and returns it. */
+static struct run *cut_ascending(struct run **list)
+{
+    struct run *head = *list, *r = head;
+    while (r->due_next && r->due_next->seq > r->seq)
+        r = r->due_next;
+    *list = r->due_next;
+    r->due_next = NULL;
+    return head;
+}
+
+/* Sorts a due list by seq, oldest first: a natural merge sort, so a list that
+ * is mostly in order (the runs a pass watches again come in order) costs a
+ * walk or two, not n log n; no allocation. */
+static struct run *sort_due(struct run *list)
+{
+    for (;;) {
+        struct run *out = NULL, **tail = &out;
+        bool merged = false;
+        while (list) {
+            struct run *a = cut_ascending(&list), *b = list ? cut_ascending(&list) : NULL;
+            merged = merged || b;
+            for (*tail = merge_due(a, b); *tail; tail = &(*tail)->due_next)
+                ;
+        }
+        if (!merged)
+            return out;
+        list = out;
+    }
 }
 
 /* The runs a pass looks at, oldest first: the watch list (taken whole) and the
@@ -1730,8 +1761,8 @@ static void *scheduler_main(void *arg)
                 n = r->due_next;
                 pass_run(e, r, now, &next);
             }
-        orch_timer *first = orch_timers_first(&e->timers);
-        if (first)
+        orch_timer *first = e->stopping ? NULL : orch_timers_first(&e->timers);
+        if (first)   /* not while stopping: no pass would take it, the loop would spin */
             next = min64(next, first->at);
         tx_end(e);
         if (e->stopping && e->running == 0 && !e->done)
@@ -1952,8 +1983,12 @@ static void add_run(orch_engine *e, struct run *r)
     for (; r; r = r->next) {
         r->prev = e->runs_last;
         e->runs_last = r;
-        r->seq = ++e->last_seq;
+        r->seq = ++e->adopt_seq;
         mark_moved(e, r);
+        if (orch_index_add(&e->by_id, &r->by_id, r->id) == 0)
+            r->indexed = true;
+        else
+            e->unindexed++;   /* find_run walks the list for it */
     }
     wake(e);
 }
@@ -1996,8 +2031,11 @@ static void adopt_inbox(orch_engine *e)
 
 static struct run *find_run(orch_engine *e, const char *id)
 {
-    for (struct run *r = e->runs; r; r = r->next)
-        if (strcmp(r->id, id) == 0)
+    orch_index_entry *x = orch_index_find(&e->by_id, id);
+    if (x)
+        return (struct run *)((char *)x - offsetof(struct run, by_id));
+    for (struct run *r = e->runs; e->unindexed && r; r = r->next)
+        if (!r->indexed && strcmp(r->id, id) == 0)
             return r;
     pthread_mutex_lock(&e->inbox_lock);
     struct run *found = NULL;
@@ -2019,6 +2057,7 @@ static void engine_free(orch_engine *e)
     }
     close(e->wake_fd);
     orch_timers_free(&e->timers);
+    orch_index_free(&e->by_id);
     pthread_mutex_destroy(&e->lock);
     pthread_mutex_destroy(&e->inbox_lock);
     pthread_cond_destroy(&e->idle);

@@ -32,11 +32,25 @@ void rt_hash_update(rt_hash *h, const void *data, size_t len)
     mix(h, w);
 }
 
+/* A last round so that the final word reaches every bit of both halves. */
+static void finish(const rt_hash *h, uint64_t *a, uint64_t *b)
+{
+    uint64_t x = (h->a ^ h->b >> 17) * 0x94d049bb133111ebull;
+    uint64_t y = (h->b ^ h->a >> 23) * 0xbf58476d1ce4e5b9ull;
+    *a = x ^ x >> 31;
+    *b = y ^ y >> 27;
+}
+
 void rt_hash_hex(const rt_hash *h, char out[33])
 {
-    /* a last round so that the final word reaches every bit of both halves */
-    uint64_t a = (h->a ^ h->b >> 17) * 0x94d049bb133111ebull;
-    uint64_t b = (h->b ^ h->a >> 23) * 0xbf58476d1ce4e5b9ull;
-    snprintf(out, 33, "%016llx%016llx", (unsigned long long)(a ^ a >> 31),
-             (unsigned long long)(b ^ b >> 27));
+    uint64_t a, b;
+    finish(h, &a, &b);
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
+}
+
+uint64_t rt_hash_u64(const rt_hash *h)
+{
+    uint64_t a, b;
+    finish(h, &a, &b);
+    return a;
 }

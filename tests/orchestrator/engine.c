@@ -771,6 +771,33 @@ static void test_workflows_dir(void)
 }
 
 /* Stopping the engine mid-attempt and starting another on the same store. */
+/* A stop waits up to its grace for running attempts; a timer that falls due
+ * meanwhile (here an approval's deadline) must not make the scheduler spin:
+ * no pass takes it while stopping. */
+static void test_stop_waits_idle(void)
+{
+    const char *id =
+        submit("{`name`: `grace`, `steps`: [{`id`: `a`, `run`: `sleep 3`},"
+               " {`id`: `d`, `approval`: {`timeout`: `600ms`}, `run`: `true`}]}",
+               NULL, NULL);
+    char saved[ORCH_STORE_ID_MAX];
+    snprintf(saved, sizeof saved, "%s", id);
+    json_decref(wait_for(saved, "steps.a.status", "running"));
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+    double t0 = mono_ms();
+    orch_engine_stop(eng, 2500);
+    double wall = mono_ms() - t0;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) / 1e6;
+    eng = NULL;
+    ok(wall >= 2000 && cpu < 500,
+       "stopping waits out its grace for a running attempt without spinning "
+       "(%.0f ms, %.0f ms of CPU)", wall, cpu);
+    start_engine(4);
+    json_decref(wait_done(saved, 20000));
+}
+
 static void test_recovery(void)
 {
     rt_error err;
@@ -849,6 +876,7 @@ int main(void)
     test_validation();
     test_idempotency_and_delete();
     test_retry_workflow();
+    test_stop_waits_idle();
     test_recovery();
     test_workflows_dir();
 

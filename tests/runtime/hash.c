@@ -3,6 +3,7 @@
 #include "tap.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,7 +26,7 @@ static bool all_hex(const char *s)
 
 int main(void)
 {
-    tap_plan(7);
+    tap_plan(8);
     char a[33], b[33];
     const char *one[] = {"passwd", "root:x:0:0"};
     name_of(one, 2, a);
@@ -70,5 +71,13 @@ int main(void)
         both += strncmp(a, b, 16) != 0 && strcmp(a + 16, b + 16) != 0;
     }
     is_int(both, 64, "a flipped bit changes both halves");
+
+    rt_hash h;
+    char first[17];
+    rt_hash_init(&h);
+    rt_hash_update(&h, "wf_0123", 7);
+    rt_hash_hex(&h, a);
+    snprintf(first, sizeof first, "%016llx", (unsigned long long)rt_hash_u64(&h));
+    ok(strncmp(a, first, 16) == 0, "rt_hash_u64 is the name's first half (%s)", first);
     return tap_done();
 }
