@@ -16,7 +16,7 @@
  *                     and DELETE it.
  *
  * The clients speak HTTP/1.1 over the socket themselves: a request is one
- * writev, an answer a few reads. libcurl, which the first version used, spent
+ * sendmsg, an answer a few reads. libcurl, which the first version used, spent
  * about as much CPU per submission as sandboxd's connection thread, and on a
  * machine of two CPUs that CPU is taken from the daemon being measured.
  *

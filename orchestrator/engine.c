@@ -1699,9 +1699,9 @@ static struct run *sort_due(struct run *list)
 
 /* The runs a pass looks at, oldest first: the watch list (taken whole) and the
  * runs whose timer is due (taken out of the heap). The others, thousands of
- * workflows waiting for approvals among them, cost a pass nothing: with 3,000
- * waiting, a pass that walked every run spent 950 ms of CPU on 100 chains of
- * 10 steps instead of 160 (skipping them), and still grew with them. */
+ * workflows waiting for approvals among them, cost a pass nothing (a walk of
+ * every run made the engine's CPU per submission grow with them: 110 us with
+ * none waiting, 220-280 us with 10,000). */
 static struct run *take_due(orch_engine *e, int64_t now)
 {
     struct run *due = NULL;
