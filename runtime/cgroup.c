@@ -393,11 +393,15 @@ static bool open_parent(int slot)
             return true;
         }
     }
-    if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-        note("mkdir %s: %s", path, strerror(errno));
-        return false;
-    }
+    /* Opened first: it exists on every run but the first. */
     g.pfd[slot] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (g.pfd[slot] < 0 && errno == ENOENT) {
+        if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+            note("mkdir %s: %s", path, strerror(errno));
+            return false;
+        }
+        g.pfd[slot] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
     if (g.pfd[slot] < 0 || faccessat(g.pfd[slot], ".", W_OK | X_OK, AT_EACCESS) < 0) {
         note("%s %s: %s", g.pfd[slot] < 0 ? "opening" : "creating groups in", path,
              strerror(errno));
@@ -1065,7 +1069,7 @@ static void *make_prestarted(void)
     return rt_cgroup_detect()->version != RT_CGROUP_NONE ? new_group(true, NULL) : NULL;
 }
 
-/* The group the thread makes waits for rt_cgroup_create; then the thread sweeps. */
+/* The thread makes the group rt_cgroup_create takes, then sweeps. */
 static rt_prestart pre = RT_PRESTART_INIT(make_prestarted, rt_cgroup_sweep);
 
 void rt_cgroup_prestart(void)
@@ -1075,7 +1079,7 @@ void rt_cgroup_prestart(void)
 
 void rt_cgroup_prestart_end(void)
 {
-    rt_cgroup_destroy(rt_prestart_end(&pre), NULL);
+    rt_cgroup_destroy(rt_prestart_take(&pre), NULL);
 }
 
 int rt_cgroup_create(const rt_limits *limits, rt_cgroup **out, rt_enforced *enforced,

@@ -60,7 +60,7 @@ static int recv_stage(const struct child_args *a, int *fds, int max, int *n_fds)
 {
     unsigned char c;
     union {
-        char buf[CMSG_SPACE(sizeof(int) * 2 * RT_CGROUP_MAX_FDS)];
+        char buf[CMSG_SPACE(sizeof(int) * CHILD_GO_MAX_FDS)];
         struct cmsghdr align;
     } u;
     struct iovec iov = {.iov_base = &c, .iov_len = 1};
@@ -90,13 +90,11 @@ static int recv_stage(const struct child_args *a, int *fds, int max, int *n_fds)
 static int leave_fds[RT_CGROUP_MAX_FDS];
 static int n_leave;
 
-/* The last stage's byte: CHILD_FALLBACK_* bits, and how many of the fds that
- * come with it are the group's `tasks` files we move ourselves into (cgroup
- * v1); the others take pid 1 back out when the command has ended. */
-static int join_group(const struct child_args *a)
+/* The go-ahead's byte says CHILD_FALLBACK_* bits, and how many of the cgroup
+ * fds that come with it are the group's `tasks` files we move ourselves into
+ * (cgroup v1); the others take pid 1 back out when the command has ended. */
+static int join_group(const struct child_args *a, int c, const int *fds, int n)
 {
-    int fds[2 * RT_CGROUP_MAX_FDS], n;
-    int c = recv_stage(a, fds, 2 * RT_CGROUP_MAX_FDS, &n);
     int n_join = c >> CHILD_GO_JOIN_SHIFT;
     errno = EPROTO;
     if (n_join > n || n - n_join > RT_CGROUP_MAX_FDS)
@@ -121,17 +119,6 @@ static int await_parent(const struct child_args *a)
     if (n != 1)
         _exit(127);
     return c;
-}
-
-/* Tells the parent that the next stage may begin. */
-static void tell_parent(const struct child_args *a)
-{
-    unsigned char c = 1;
-    ssize_t n;
-    while ((n = send(a->sync_fd, &c, 1, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-        ;
-    if (n != 1)
-        _exit(127);
 }
 
 /* The parent keeps its end of the sync pipe for the whole run: a hangup after the
@@ -420,28 +407,9 @@ static _Noreturn void mount_failed(const struct child_args *a, const struct moun
     fail(a, mf->step, mf->path);
 }
 
-/* The network namespace the parent sends with its first byte, or, when it has
- * none, one of our own with lo up. */
-static void join_network(const struct child_args *a)
-{
-    int fd, n;
-    recv_stage(a, &fd, 1, &n);
-    if (n == 1) {
-        int rc = setns(fd, CLONE_NEWNET);
-        close(fd);
-        if (rc < 0)
-            fail(a, "joining the network namespace", NULL);
-        return;
-    }
-    if (unshare(CLONE_NEWNET) < 0)
-        fail(a, "creating the network namespace", NULL);
-    if (rt_netns_loopback_up() < 0)
-        fail(a, "bringing up the loopback interface", "lo");
-}
-
 /* Cloned with a new user namespace (and network): root in it once the parent
- * mapped our ids, then the root and lo. */
-static void setup_in_user_namespace(const struct child_args *a)
+ * mapped our ids, then the root and lo; then the go-ahead. */
+static int setup_in_user_namespace(const struct child_args *a)
 {
     struct mount_failure mf;
     await_parent(a);           /* id maps written */
@@ -453,32 +421,42 @@ static void setup_in_user_namespace(const struct child_args *a)
         mount_failed(a, &mf);
     if (rt_netns_loopback_up() < 0)
         fail(a, "bringing up the loopback interface", "lo");
+    int fds[CHILD_GO_MAX_FDS], n;
+    int c = recv_stage(a, fds, CHILD_GO_MAX_FDS, &n);
+    return join_group(a, c, fds, n);
 }
 
 /* Cloned in the host's user namespace: the hostname and the root are made as
- * the host's root while the parent's thread makes the network namespace, so
- * the mount, pid, uts and ipc namespaces belong to the host's user namespace
- * (nothing in the sandbox can ever remount or rename them); then the network,
- * and the sandbox's user namespace last, whose ids the parent maps. */
-static void setup_then_user_namespace(const struct child_args *a)
+ * the host's root, so the mount, pid, uts and ipc namespaces belong to the
+ * host's user namespace (nothing in the sandbox can ever remount or rename
+ * them); then the network and user namespaces the parent made ahead, which come
+ * with the go-ahead (sent right after the clone: no waiting here). */
+static int setup_then_user_namespace(const struct child_args *a)
 {
     struct mount_failure mf;
     if (sethostname("sandbox", 7) < 0)
         fail(a, "setting the hostname", NULL);
     if (rt_mount_setup_root(a->plan, a->src_fds, &mf) < 0)
         mount_failed(a, &mf);
-    join_network(a);
-    if (unshare(CLONE_NEWUSER) < 0)
-        fail(a, "creating the user namespace", NULL);
-    tell_parent(a);
-    await_parent(a);           /* id maps written */
+    int fds[CHILD_GO_MAX_FDS], n;
+    int c = recv_stage(a, fds, CHILD_GO_MAX_FDS, &n);
+    errno = EPROTO;
+    if (n < 2)
+        fail(a, "receiving the namespaces made ahead", NULL);
+    if (setns(fds[n - 2], CLONE_NEWNET) < 0)
+        fail(a, "joining the network namespace", NULL);
+    if (setns(fds[n - 1], CLONE_NEWUSER) < 0)
+        fail(a, "joining the user namespace", NULL);
+    close(fds[n - 2]);
+    close(fds[n - 1]);
     if (set_ids(0, 0) < 0)
         fail(a, "becoming root of the user namespace", NULL);
+    return join_group(a, c, fds, n - 2);
 }
 
-/* The stages on the sync socket: the parent's go-ahead once our ids are mapped
- * (late_userns: its network byte first, our byte when the user namespace
- * exists, then the go-ahead), and a last byte once the cgroup is joined. */
+/* The stages on the sync socket: a byte once our ids are mapped (not with
+ * late_userns), then the go-ahead with the cgroup's fds (and late_userns's
+ * namespaces). */
 _Noreturn void rt_child_main(const struct child_args *a)
 {
     struct mount_failure mf;
@@ -486,13 +464,11 @@ _Noreturn void rt_child_main(const struct child_args *a)
     reset_signals();
     if (!a->sources_open && rt_mount_open_sources(a->plan, false, a->src_fds, &mf) < 0)
         mount_failed(a, &mf);
-    if (a->late_userns)
-        setup_then_user_namespace(a);
-    else
-        setup_in_user_namespace(a);
+    /* the cgroup joined, or the fallbacks named */
+    int fallbacks = a->late_userns ? setup_then_user_namespace(a) : setup_in_user_namespace(a);
     blank_cmdline(a);
     setup_stdio(a);
-    apply_rlimits(a, join_group(a));  /* cgroup joined, or fallbacks named */
+    apply_rlimits(a, fallbacks);
     if (unshare(CLONE_NEWCGROUP) < 0)
         fail(a, "creating the cgroup namespace", NULL);
     drop_privileges(a);

@@ -7,6 +7,7 @@
 #include <sys/capability.h>
 #include <sys/resource.h>
 
+#include "cgroup.h"
 #include "mount.h"
 
 /* Messages from pid 1 to the parent, one write each (< PIPE_BUF). */
@@ -35,6 +36,10 @@ struct child_msg {
 #define CHILD_FALLBACK_MASK   0x0f
 #define CHILD_GO_JOIN_SHIFT   4
 
+/* With late_userns the go-ahead's fds end with the network and the user
+ * namespace made ahead (netns.h), after the cgroup's. */
+#define CHILD_GO_MAX_FDS (2 + 2 * RT_CGROUP_MAX_FDS)
+
 struct child_rlimit {
     int resource;
     struct rlimit value;
@@ -58,7 +63,8 @@ struct child_args {
     int msg_fd;                /* child -> parent: struct child_msg */
     int stdio[3];
     bool late_userns;          /* cloned in the host's user namespace, without a
-                                  network namespace: see rt_child_main */
+                                  network namespace; enters the ones made ahead,
+                                  sent with the go-ahead: see rt_child_main */
     bool switch_user;          /* run the command as RT_SANDBOX_UID */
     struct child_rlimit rlimits[8];
     int n_rlimits;

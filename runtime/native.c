@@ -1,10 +1,9 @@
 /* The native backend, parent side: clone into fresh namespaces, write the id maps,
- * put the child in its cgroup while it builds its root, then supervise. */
+ * put the child in its cgroup while it builds its root (or, with namespaces
+ * made ahead, hand it everything at once), then supervise. */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <linux/sched.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -22,6 +21,7 @@
 #include "cgroup.h"
 #include "child.h"
 #include "cleanup.h"
+#include "idmap.h"
 #include "mountns.h"
 #include "netns.h"
 #include "sandbox-internal.h"
@@ -167,40 +167,8 @@ static int open_stdin(struct native *n, const rt_spec *spec, int *child_end, rt_
     return 0;
 }
 
-static int write_file(pid_t pid, const char *name, const char *data, rt_error *err)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
-    cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return rt_error_set(err, errno, "opening %s", path);
-    size_t len = strlen(data);
-    if (write(fd, data, len) != (ssize_t)len)
-        return rt_error_set(err, errno, "writing %s", path);
-    return 0;
-}
-
-/* As root: ns root -> RT_HOST_ROOT_UID, the sandbox user -> RT_HOST_USER_UID.
- * Otherwise the only id we may map is our own, as ns root. */
-static int write_id_maps(pid_t pid, bool privileged, rt_error *err)
-{
-    char map[128];
-    if (privileged) {
-        snprintf(map, sizeof map, "0 %d 1\n%d %d 1\n", RT_HOST_ROOT_UID, RT_SANDBOX_UID,
-                 RT_HOST_USER_UID);
-        return write_file(pid, "uid_map", map, err) < 0 ? -1 : write_file(pid, "gid_map", map, err);
-    }
-    if (write_file(pid, "setgroups", "deny", err) < 0)
-        return -1;
-    snprintf(map, sizeof map, "0 %d 1\n", (int)getuid());
-    if (write_file(pid, "uid_map", map, err) < 0)
-        return -1;
-    snprintf(map, sizeof map, "0 %d 1\n", (int)getgid());
-    return write_file(pid, "gid_map", map, err);
-}
-
-/* late_userns: the child makes its user and network namespaces itself, after
- * its root (see rt_child_main). */
+/* late_userns: the child enters the user and network namespaces made ahead
+ * after its root (see rt_child_main). */
 static pid_t clone_child(int *pidfd, bool late_userns)
 {
     struct clone_args args = {
@@ -217,7 +185,7 @@ static pid_t clone_child(int *pidfd, bool late_userns)
 static int send_stage(int sync, unsigned char c, const int *fds, int n_fds, rt_error *err)
 {
     union {
-        char buf[CMSG_SPACE(sizeof(int) * 2 * RT_CGROUP_MAX_FDS)];
+        char buf[CMSG_SPACE(sizeof(int) * CHILD_GO_MAX_FDS)];
         struct cmsghdr align;
     } u;
     struct iovec iov = {.iov_base = &c, .iov_len = 1};
@@ -236,37 +204,54 @@ static int send_stage(int sync, unsigned char c, const int *fds, int n_fds, rt_e
     return 0;
 }
 
-/* The prestarted network namespace, passed with a byte; without one (its thread
- * failed) the byte goes alone and the child makes its own. */
-static int send_network(int sync, rt_error *err)
+/* The go-ahead's fds: the cgroup's, then with late_userns the namespaces made
+ * ahead (see child.h). */
+struct go {
+    int fds[CHILD_GO_MAX_FDS];
+    int n_fds, n_join;
+};
+
+static void close_go(struct go *go)
 {
-    cleanup_close int fd = rt_netns_take();
-    return send_stage(sync, 0, &fd, fd >= 0, err);
+    for (int i = 0; i < go->n_fds; i++)
+        close(go->fds[i]);
+    go->n_fds = 0;
 }
 
-/* The child's byte saying its user namespace exists: 1 when it came; 0 when the
- * child ended first (its message says why) or the wall time ran out (the
- * supervisor then ends the run as a timeout). */
-static int await_user_namespace(const struct native *n, int sync, rt_error *err)
+/* The namespaces made ahead (sbx run's thread), taken right after the clone
+ * (the thread finishes while the child builds its root): pid 1 gets them with
+ * its go-ahead, and no round trip for its id maps. */
+static int take_namespaces(struct go *go, rt_error *err)
 {
-    uint64_t deadline = n->start_ns + n->limits.wall_ms * 1000000ull;
-    for (;;) {
-        uint64_t now = rt_now_ns();
-        if (now >= deadline)
-            return 0;
-        struct pollfd p = {.fd = sync, .events = POLLIN};
-        uint64_t ms = (deadline - now + 999999) / 1000000;
-        int r = poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms);
-        if (r < 0 && errno != EINTR)
-            return rt_error_set(err, errno, "waiting for the sandbox");
-        if (r <= 0)
-            continue;
-        unsigned char c;
-        ssize_t got = recv(sync, &c, 1, 0);
-        if (got < 0 && errno == EINTR)
-            continue;
-        return got == 1;
-    }
+    int net, user;
+    if (rt_netns_take(&net, &user, err) < 0)
+        return rt_error_wrap(err, "namespaces made ahead");
+    go->fds[go->n_fds++] = net;
+    go->fds[go->n_fds++] = user;
+    return 0;
+}
+
+/* The group with the spec's limits (what it could not take named in
+ * `enforced`) and, on cgroup v1, the fds pid 1 joins it and later leaves it
+ * with (no global lock, see cgroup.h); on v2 the caller moves pid 1 in. */
+static int make_group(struct native *n, rt_enforced *enforced, struct go *go, rt_error *err)
+{
+    int n_leave = 0;
+    *enforced = (rt_enforced){0};
+    if (rt_cgroup_detect()->version == RT_CGROUP_NONE)
+        return 0;
+    if (rt_cgroup_create(&n->limits, &n->cg, enforced, err) < 0)
+        return rt_error_wrap(err, "cgroup");
+    int *fds = go->fds + go->n_fds;
+    int n_join = rt_cgroup_self_join_fds(n->cg, fds, err);
+    if (n_join < 0)
+        return rt_error_wrap(err, "cgroup");
+    go->n_fds += n_join;
+    if (n_join > 0 && (n_leave = rt_cgroup_self_leave_fds(fds + n_join, err)) < 0)
+        return rt_error_wrap(err, "cgroup");
+    go->n_fds += n_leave;
+    go->n_join = n_join;
+    return 0;
 }
 
 struct pipes {
@@ -433,50 +418,25 @@ static int watch_child(rt_sandbox *sb, struct pipes *p, rt_error *err)
     return 0;
 }
 
-static int map_ids(const struct native *n, int sync, bool privileged, rt_error *err)
-{
-    return write_id_maps(n->pid, privileged, err) < 0 ? -1 : send_stage(sync, 0, NULL, 0, err);
-}
-
-static void close_all(const int *fds, int n)
-{
-    for (int i = 0; i < n; i++)
-        close(fds[i]);
-}
-
-/* The parent's half of the stages of rt_child_main. */
+/* The parent's half of the stages of rt_child_main: without late_userns the
+ * id maps, and the group made while the child builds its root; then the
+ * go-ahead. */
 static int start_parent_side(rt_sandbox *sb, struct pipes *p, bool privileged, bool late_userns,
-                             rt_error *err)
+                             struct go *go, rt_error *err)
 {
     struct native *n = impl(sb);
-    if ((late_userns ? send_network(p->sync[1], err) : map_ids(n, p->sync[1], privileged, err)) < 0)
-        return -1;
-    /* Detection and the group are made while the child builds its root. On
-     * cgroup v1 the child moves itself in (no global lock, see cgroup.h) and
-     * pid 1 back out at the command's end; on v2 we move it. */
     rt_enforced *enf = &sb->result.enforced;
-    int fds[2 * RT_CGROUP_MAX_FDS], n_join = 0, n_leave = 0;
-    if (rt_cgroup_detect()->version != RT_CGROUP_NONE &&
-        (rt_cgroup_create(&n->limits, &n->cg, enf, err) < 0 ||
-         (n_join = rt_cgroup_self_join_fds(n->cg, fds, err)) < 0 ||
-         (n_join > 0 && (n_leave = rt_cgroup_self_leave_fds(fds + n_join, err)) < 0) ||
-         (n_join == 0 && rt_cgroup_attach(n->cg, n->pid, err) < 0))) {
-        close_all(fds, n_join > 0 ? n_join : 0);
+    if (late_userns ? take_namespaces(go, err) < 0
+                    : (rt_idmap_write(n->pid, privileged, err) < 0 ||
+                       send_stage(p->sync[1], 0, NULL, 0, err) < 0 ||
+                       make_group(n, enf, go, err) < 0))
+        return -1;
+    if (n->cg && go->n_join == 0 && rt_cgroup_attach(n->cg, n->pid, err) < 0)
         return rt_error_wrap(err, "cgroup");
-    }
-    if (late_userns) {
-        int rc = await_user_namespace(n, p->sync[1], err);
-        if (rc <= 0 || map_ids(n, p->sync[1], privileged, err) < 0) {
-            close_all(fds, n_join + n_leave);
-            return rc <= 0 ? rc : -1;
-        }
-    }
-    unsigned char go = (enf->memory ? 0 : CHILD_FALLBACK_MEMORY) |
-                       (enf->pids ? 0 : CHILD_FALLBACK_PIDS) |
-                       (unsigned char)(n_join << CHILD_GO_JOIN_SHIFT);
-    int rc = send_stage(p->sync[1], go, fds, n_join + n_leave, err);
-    close_all(fds, n_join + n_leave);
-    if (rc < 0)
+    unsigned char byte = (enf->memory ? 0 : CHILD_FALLBACK_MEMORY) |
+                         (enf->pids ? 0 : CHILD_FALLBACK_PIDS) |
+                         (unsigned char)(go->n_join << CHILD_GO_JOIN_SHIFT);
+    if (send_stage(p->sync[1], byte, go->fds, go->n_fds, err) < 0)
         return -1;
     n->sync_fd = steal_fd(&p->sync[1]);
     return 0;
@@ -513,12 +473,13 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
     for (int i = 0; i < W_COUNT; i++)
         n->w[i].fd = -1;
     bool privileged = geteuid() == 0;
-    /* With a network namespace on its way (sbx run), the child builds its root
-     * meanwhile, which needs the host's root: a profile that keeps capabilities
-     * needs the namespaces to be its own, and so the first way. */
+    /* With namespaces made ahead (sbx run), the child builds its root before
+     * it enters them, which needs the host's root: a profile that keeps
+     * capabilities needs the namespaces to be its own, and so the first way. */
     bool late_userns = privileged && !spec->keep_caps && rt_netns_pending();
     struct pipes p = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, -1};
     struct child_args ca = {0};
+    struct go go = {.n_fds = 0};
     rt_error local;
     rt_error_clear(&local);
     n->start_ns = rt_now_ns();
@@ -527,8 +488,14 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
      * submounts over what they hide), and the detached copies made here
      * would not be. */
     bool bare = rt_mountns_bare() >= 0 && !spec->keep_caps;
+    sb->result.enforced = (rt_enforced){0};
+    /* With late_userns the namespaces and the group are ready before the
+     * clone: the threads that made them have ended (see prestart.c), and the
+     * child gets them without waiting. */
     if (prepare(n, spec, privileged, late_userns, &ca, &local) < 0 ||
-        make_pipes(n, spec, &p, &local) < 0 || (bare && open_sources(n, &local) < 0)) {
+        make_pipes(n, spec, &p, &local) < 0 || (bare && open_sources(n, &local) < 0) ||
+        (late_userns && make_group(n, &sb->result.enforced, &go, &local) < 0)) {
+        close_go(&go);
         close_sources(n);
         close_pipes(&p);
         release_child_args(&ca);
@@ -567,6 +534,7 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
             n->reaped = true;
             close(pidfd);
         }
+        close_go(&go);
         close_pipes(&p);
         finish_early(sb, &local);
         return 0;
@@ -577,20 +545,21 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
         close(*child_ends[i]);
         *child_ends[i] = -1;
     }
-    sb->result.enforced = (rt_enforced){0};
     if (watch_child(sb, &p, &local) < 0) {
         /* Without the watches nobody would notice the end: finish here. */
         pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
         waitpid(n->pid, NULL, 0);
         n->reaped = true;
+        close_go(&go);
         close_pipes(&p);
         finish_early(sb, &local);
         return 0;
     }
-    if (start_parent_side(sb, &p, privileged, late_userns, &local) < 0) {
+    if (start_parent_side(sb, &p, privileged, late_userns, &go, &local) < 0) {
         n->start_error = strdup(local.msg);
         kill_tree(n);
     }
+    close_go(&go);
     close_pipes(&p);
     schedule(sb);
     return 0;

@@ -15,7 +15,6 @@ static void *prestart_main(void *arg)
     pthread_mutex_lock(&p->lock);
     p->piece = piece;
     p->ready = true;
-    pthread_cond_signal(&p->made);
     pthread_mutex_unlock(&p->lock);
     if (p->after)
         p->after();
@@ -52,18 +51,11 @@ bool rt_prestart_pending(rt_prestart *p)
     return pending;
 }
 
+/* The thread is joined before its piece is used: whatever it still did after
+ * the sandbox's clone (its `after`, its exit) would write to pages the clone
+ * shares copy-on-write, and each such fault flushes the TLB of the CPU the
+ * other threads run on (an IPI; about 6 of them per sbx run). */
 void *rt_prestart_take(rt_prestart *p)
-{
-    pthread_mutex_lock(&p->lock);
-    while (p->running && !p->ready)
-        pthread_cond_wait(&p->made, &p->lock);
-    void *piece = p->piece;
-    p->piece = NULL;
-    pthread_mutex_unlock(&p->lock);
-    return piece;
-}
-
-void *rt_prestart_end(rt_prestart *p)
 {
     pthread_mutex_lock(&p->lock);
     bool running = p->running;

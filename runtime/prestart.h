@@ -9,9 +9,8 @@
 
 typedef struct rt_prestart {
     void *(*make)(void);       /* on the thread: the piece, or NULL when it failed */
-    void (*after)(void);       /* on the thread, once the piece is handed over; or NULL */
+    void (*after)(void);       /* on the thread once the piece is made (take waits); or NULL */
     pthread_mutex_t lock;
-    pthread_cond_t made;
     pthread_t thread;
     void *stack;               /* the thread's mapping (guard page first), while it runs */
     bool running, ready;
@@ -19,8 +18,7 @@ typedef struct rt_prestart {
 } rt_prestart;
 
 #define RT_PRESTART_INIT(make_fn, after_fn)                                                   \
-    {.make = (make_fn), .after = (after_fn), .lock = PTHREAD_MUTEX_INITIALIZER,               \
-     .made = PTHREAD_COND_INITIALIZER}
+    {.make = (make_fn), .after = (after_fn), .lock = PTHREAD_MUTEX_INITIALIZER}
 
 /* Starts the thread (once; a failure to start leaves nothing to take). */
 void rt_prestart_start(rt_prestart *p);
@@ -29,10 +27,8 @@ void rt_prestart_start(rt_prestart *p);
  * not failed, and nobody took it yet); does not wait. */
 bool rt_prestart_pending(rt_prestart *p);
 
-/* Waits for the piece and takes it: NULL when there is none. */
+/* Waits for the thread to end and takes its piece: NULL when there is none
+ * (never started, failed, or taken). One caller at a time. */
 void *rt_prestart_take(rt_prestart *p);
-
-/* Waits for the thread; returns the piece nobody took, for the caller to free. */
-void *rt_prestart_end(rt_prestart *p);
 
 #endif
