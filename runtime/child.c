@@ -430,7 +430,8 @@ static int setup_in_user_namespace(const struct child_args *a)
  * the host's root, so the mount, pid, uts and ipc namespaces belong to the
  * host's user namespace (nothing in the sandbox can ever remount or rename
  * them); then the network and user namespaces the parent made ahead, which come
- * with the go-ahead (sent right after the clone: no waiting here). */
+ * with the go-ahead (the parent sends it once its thread has ended, usually
+ * before the root is built), the user namespace's ids already mapped. */
 static int setup_then_user_namespace(const struct child_args *a)
 {
     struct mount_failure mf;

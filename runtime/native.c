@@ -457,6 +457,7 @@ static void schedule(rt_sandbox *sb)
 /* A failure before the child runs: the sandbox finishes at once with status error. */
 static void finish_early(rt_sandbox *sb, const rt_error *why)
 {
+    sb->result.enforced = (rt_enforced){0};    /* a group may have been made */
     set_error(impl(sb), "%s", why->msg);
     rt_result_set_error(&sb->result, why->msg);
     rt_sandbox_mark_done(sb);
@@ -489,9 +490,8 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
      * would not be. */
     bool bare = rt_mountns_bare() >= 0 && !spec->keep_caps;
     sb->result.enforced = (rt_enforced){0};
-    /* With late_userns the namespaces and the group are ready before the
-     * clone: the threads that made them have ended (see prestart.c), and the
-     * child gets them without waiting. */
+    /* With late_userns the group is made before the clone, its thread ended
+     * (see prestart.c); the namespaces are taken right after it. */
     if (prepare(n, spec, privileged, late_userns, &ca, &local) < 0 ||
         make_pipes(n, spec, &p, &local) < 0 || (bare && open_sources(n, &local) < 0) ||
         (late_userns && make_group(n, &sb->result.enforced, &go, &local) < 0)) {

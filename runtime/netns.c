@@ -70,7 +70,9 @@ static _Noreturn int hold_namespace(void *unused)
  * long dead, where waiting here would wait for a CPU to run its exit. */
 static int make_user_namespace(pid_t *helper, rt_error *err)
 {
-    _Alignas(16) char stack[16384];
+    /* Not on our stack: SIGKILL may leave the helper a few instructions in user
+     * mode after kill returns, and our frames move on. Made once per process. */
+    static _Alignas(16) char stack[16384];
     sigset_t all, old;
     sigfillset(&all);
     int e = pthread_sigmask(SIG_SETMASK, &all, &old);

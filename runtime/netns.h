@@ -15,7 +15,9 @@
 void rt_netns_prestart(void);
 void rt_netns_prestart_end(void);
 
-/* Whether prestarted namespaces are coming (or made and not taken). */
+/* Whether namespaces were started ahead and not taken yet: made, coming, or
+ * failed (a run then fails with the thread's reason, whenever it failed: the
+ * clone without them would fail the same way). */
 bool rt_netns_pending(void);
 
 /* Waits for the thread and takes the namespaces' fds (the caller owns both);

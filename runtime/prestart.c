@@ -14,7 +14,6 @@ static void *prestart_main(void *arg)
     void *piece = p->make();
     pthread_mutex_lock(&p->lock);
     p->piece = piece;
-    p->ready = true;
     pthread_mutex_unlock(&p->lock);
     if (p->after)
         p->after();
@@ -24,7 +23,7 @@ static void *prestart_main(void *arg)
 void rt_prestart_start(rt_prestart *p)
 {
     pthread_mutex_lock(&p->lock);
-    if (!p->running && !p->ready) {
+    if (!p->running) {
         pthread_attr_t attr;
         char *map = mmap(NULL, GUARD_SIZE + STACK_SIZE, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -46,7 +45,7 @@ void rt_prestart_start(rt_prestart *p)
 bool rt_prestart_pending(rt_prestart *p)
 {
     pthread_mutex_lock(&p->lock);
-    bool pending = p->running && (!p->ready || p->piece);
+    bool pending = p->running;
     pthread_mutex_unlock(&p->lock);
     return pending;
 }
@@ -67,7 +66,7 @@ void *rt_prestart_take(rt_prestart *p)
     pthread_mutex_lock(&p->lock);
     void *piece = p->piece;
     p->piece = NULL;
-    p->running = p->ready = false;
+    p->running = false;
     pthread_mutex_unlock(&p->lock);
     return piece;
 }

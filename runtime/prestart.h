@@ -13,7 +13,7 @@ typedef struct rt_prestart {
     pthread_mutex_t lock;
     pthread_t thread;
     void *stack;               /* the thread's mapping (guard page first), while it runs */
-    bool running, ready;
+    bool running;              /* started and not taken */
     void *piece;
 } rt_prestart;
 
@@ -23,8 +23,8 @@ typedef struct rt_prestart {
 /* Starts the thread (once; a failure to start leaves nothing to take). */
 void rt_prestart_start(rt_prestart *p);
 
-/* Whether a piece is coming or waiting to be taken (the thread runs and has
- * not failed, and nobody took it yet); does not wait. */
+/* Whether the thread was started and nobody took its piece yet (made, coming,
+ * or failed: take then says NULL); does not wait. */
 bool rt_prestart_pending(rt_prestart *p);
 
 /* Waits for the thread to end and takes its piece: NULL when there is none

@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -132,6 +133,55 @@ static void test_end_without_take(void)
     is_int(count_entries("/proc/self/task"), 1, "no thread left");
 }
 
+static int write_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* A thread that failed leaves the run failing with its reason whenever it
+ * failed: pending until taken. It once counted as not pending when it had
+ * failed before a run looked, and as pending when after, so whether the run
+ * failed depended on timing. Here it fails at once: in a user namespace of
+ * our own that may not have another. */
+static void test_failed_thread(void)
+{
+    int p[2];
+    if (pipe(p) < 0)
+        abort();
+    pid_t pid = fork();
+    if (pid == 0) {
+        char out[600] = "setup failed";
+        rt_error err;
+        int net, user;
+        if (unshare(CLONE_NEWUSER) == 0 && write_text("/proc/self/setgroups", "deny") == 0 &&
+            write_text("/proc/self/uid_map", "0 0 1") == 0 &&
+            write_text("/proc/self/gid_map", "0 0 1") == 0 &&
+            write_text("/proc/sys/user/max_user_namespaces", "0") == 0) {
+            rt_netns_prestart();
+            usleep(100 * 1000);
+            bool pending = rt_netns_pending();
+            int rc = rt_netns_take(&net, &user, &err);
+            snprintf(out, sizeof out, "%d %d %s", pending, rc, err.msg);
+        }
+        dprintf(p[1], "%s", out);
+        _exit(0);
+    }
+    close(p[1]);
+    char got[600];
+    ssize_t n = read(p[0], got, sizeof got - 1);
+    got[n > 0 ? n : 0] = '\0';
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+    diag("%s", got);
+    ok(strncmp(got, "1 -1 creating a user namespace", 30) == 0,
+       "a thread that failed is still pending, and the take says why");
+}
+
 int main(void)
 {
     if (geteuid() != 0) {
@@ -139,8 +189,9 @@ int main(void)
         skip(1, "needs root");
         return tap_done();
     }
-    tap_plan(14);
+    tap_plan(15);
     test_take();
     test_end_without_take();
+    test_failed_thread();
     return tap_done();
 }
