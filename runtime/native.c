@@ -489,7 +489,6 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
      * submounts over what they hide), and the detached copies made here
      * would not be. */
     bool bare = rt_mountns_bare() >= 0 && !spec->keep_caps;
-    sb->result.enforced = (rt_enforced){0};
     /* With late_userns the group is made before the clone, its thread ended
      * (see prestart.c); the namespaces are taken right after it. */
     if (prepare(n, spec, privileged, late_userns, &ca, &local) < 0 ||

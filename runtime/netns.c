@@ -71,7 +71,8 @@ static _Noreturn int hold_namespace(void *unused)
 static int make_user_namespace(pid_t *helper, rt_error *err)
 {
     /* Not on our stack: SIGKILL may leave the helper a few instructions in user
-     * mode after kill returns, and our frames move on. Made once per process. */
+     * mode after kill returns, and our frames move on. One helper at a time:
+     * it is reaped when its namespace is taken, before another can be made. */
     static _Alignas(16) char stack[16384];
     sigset_t all, old;
     sigfillset(&all);
