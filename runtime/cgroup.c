@@ -983,13 +983,24 @@ static void pool_claim(rt_cgroup *cg)
     }
 }
 
+/* Set by rt_cgroup_prestart: a program that runs one sandbox has no next one
+ * to keep a group for. */
+static atomic_bool one_sandbox;
+
 /* Back on the idle list once no process is left in it (waiting as long as
  * *budget_us lasts) and nothing is charged to it that the next sandbox could
- * not reclaim; a busy one is let go, for a later holder to kill. */
+ * not reclaim; a busy one is let go, for a later holder to kill. A program
+ * that runs one sandbox lets it go unchecked (its processes died with pid 1's
+ * namespace): whoever locks it next checks it anyway, as after a holder that
+ * died, so checking here too only delays the caller's exit. */
 static int pool_release(rt_cgroup *cg, long *budget_us, rt_error *err)
 {
     if (cg->pool < 0)
         return 0;
+    if (atomic_load(&one_sandbox)) {
+        pool_drop(cg);
+        return 0;
+    }
     for (int s = 0; s < NSLOTS; s++) {
         int n;
         for (long delay = 100; g.pooled[s] && (n = scan_listed(cg->dfd[s], false)) != 0;) {
@@ -1074,7 +1085,13 @@ static rt_prestart pre = RT_PRESTART_INIT(make_prestarted, rt_cgroup_sweep);
 
 void rt_cgroup_prestart(void)
 {
+    atomic_store(&one_sandbox, true);
     rt_prestart_start(&pre);
+}
+
+void rt_cgroup_prestart_join(void)
+{
+    rt_prestart_join(&pre);
 }
 
 void rt_cgroup_prestart_end(void)

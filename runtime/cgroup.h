@@ -39,9 +39,12 @@ int rt_cgroup_create(const rt_limits *limits, rt_cgroup **out, rt_enforced *enfo
 /* For a program that runs one sandbox and exits (sbx run): detection, the
  * making of one group's directories and the sweep run on a thread of their
  * own, overlapping the caller's start-up and the sandbox's; the next
- * rt_cgroup_create takes that group. rt_cgroup_prestart_end waits for the
- * thread and removes the group if nobody took it. */
+ * rt_cgroup_create takes that group. rt_cgroup_prestart_join waits for the
+ * thread to end, the group kept for rt_cgroup_create (a caller about to clone
+ * has no thread writing to memory the clone shares). rt_cgroup_prestart_end
+ * waits for the thread and removes the group if nobody took it. */
 void rt_cgroup_prestart(void);
+void rt_cgroup_prestart_join(void);
 void rt_cgroup_prestart_end(void);
 
 /* v2: an O_DIRECTORY fd of the group, for clone3(CLONE_INTO_CGROUP); it stays

@@ -177,7 +177,8 @@ static void drop_privileges(const struct child_args *a)
             break;
         fail(a, "dropping the capability bounding set", NULL);
     }
-    if (cap_reset_ambient() < 0)
+    /* one call (libcap's cap_reset_ambient first asks about each capability) */
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
         fail(a, "clearing ambient capabilities", NULL);
     /* the caller's session keyring is not the sandbox's to read */
     if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS)

@@ -418,18 +418,18 @@ static int watch_child(rt_sandbox *sb, struct pipes *p, rt_error *err)
     return 0;
 }
 
-/* The parent's half of the stages of rt_child_main: without late_userns the
- * id maps, and the group made while the child builds its root; then the
- * go-ahead. */
+/* The parent's half of the stages of rt_child_main, while the child builds its
+ * root: without late_userns the id maps first; the group with its limits
+ * (and with late_userns the namespaces made ahead); then the go-ahead. */
 static int start_parent_side(rt_sandbox *sb, struct pipes *p, bool privileged, bool late_userns,
                              struct go *go, rt_error *err)
 {
     struct native *n = impl(sb);
     rt_enforced *enf = &sb->result.enforced;
-    if (late_userns ? take_namespaces(go, err) < 0
-                    : (rt_idmap_write(n->pid, privileged, err) < 0 ||
-                       send_stage(p->sync[1], 0, NULL, 0, err) < 0 ||
-                       make_group(n, enf, go, err) < 0))
+    if (!late_userns && (rt_idmap_write(n->pid, privileged, err) < 0 ||
+                         send_stage(p->sync[1], 0, NULL, 0, err) < 0))
+        return -1;
+    if (make_group(n, enf, go, err) < 0 || (late_userns && take_namespaces(go, err) < 0))
         return -1;
     if (n->cg && go->n_join == 0 && rt_cgroup_attach(n->cg, n->pid, err) < 0)
         return rt_error_wrap(err, "cgroup");
@@ -489,11 +489,8 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
      * submounts over what they hide), and the detached copies made here
      * would not be. */
     bool bare = rt_mountns_bare() >= 0 && !spec->keep_caps;
-    /* With late_userns the group is made before the clone, its thread ended
-     * (see prestart.c); the namespaces are taken right after it. */
     if (prepare(n, spec, privileged, late_userns, &ca, &local) < 0 ||
-        make_pipes(n, spec, &p, &local) < 0 || (bare && open_sources(n, &local) < 0) ||
-        (late_userns && make_group(n, &sb->result.enforced, &go, &local) < 0)) {
+        make_pipes(n, spec, &p, &local) < 0 || (bare && open_sources(n, &local) < 0)) {
         close_go(&go);
         close_sources(n);
         close_pipes(&p);
@@ -515,6 +512,9 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
     if (bare && !entered)
         close_sources(n);
     ca.sources_open = n->sources_open;
+    /* No thread of ours runs past the clone (see prestart.c): the group made
+     * ahead is taken, its limits written, while the child builds its root. */
+    rt_cgroup_prestart_join();
     n->pid = clone_child(&pidfd, late_userns);
     if (n->pid == 0)
         rt_child_main(&ca);

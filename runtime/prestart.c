@@ -54,19 +54,27 @@ bool rt_prestart_pending(rt_prestart *p)
  * the sandbox's clone (its `after`, its exit) would write to pages the clone
  * shares copy-on-write, and each such fault flushes the TLB of the CPU the
  * other threads run on (an IPI; about 6 of them per sbx run). */
-void *rt_prestart_take(rt_prestart *p)
+void rt_prestart_join(rt_prestart *p)
 {
     pthread_mutex_lock(&p->lock);
-    bool running = p->running;
+    bool join = p->running && !p->joined;
     pthread_mutex_unlock(&p->lock);
-    if (running) {
-        pthread_join(p->thread, NULL);
-        munmap(p->stack, GUARD_SIZE + STACK_SIZE);
-    }
+    if (!join)
+        return;
+    pthread_join(p->thread, NULL);
+    munmap(p->stack, GUARD_SIZE + STACK_SIZE);
+    pthread_mutex_lock(&p->lock);
+    p->joined = true;
+    pthread_mutex_unlock(&p->lock);
+}
+
+void *rt_prestart_take(rt_prestart *p)
+{
+    rt_prestart_join(p);
     pthread_mutex_lock(&p->lock);
     void *piece = p->piece;
     p->piece = NULL;
-    p->running = false;
+    p->running = p->joined = false;
     pthread_mutex_unlock(&p->lock);
     return piece;
 }

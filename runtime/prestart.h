@@ -14,6 +14,7 @@ typedef struct rt_prestart {
     pthread_t thread;
     void *stack;               /* the thread's mapping (guard page first), while it runs */
     bool running;              /* started and not taken */
+    bool joined;               /* the thread has ended (its piece waits for take) */
     void *piece;
 } rt_prestart;
 
@@ -26,6 +27,10 @@ void rt_prestart_start(rt_prestart *p);
 /* Whether the thread was started and nobody took its piece yet (made, coming,
  * or failed: take then says NULL); does not wait. */
 bool rt_prestart_pending(rt_prestart *p);
+
+/* Waits for the thread to end; its piece stays for take (still pending). One
+ * caller at a time, as for take. */
+void rt_prestart_join(rt_prestart *p);
 
 /* Waits for the thread to end and takes its piece: NULL when there is none
  * (never started, failed, or taken). One caller at a time. */

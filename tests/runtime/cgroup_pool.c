@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 
@@ -471,6 +472,57 @@ static void test_sweep_fresh(void)
     ok(made && gone, "sweep: a dead caller's own groups go from every hierarchy, found by pids");
 }
 
+/* Whether another open file of pool-k's memory `tasks` can take its lock. */
+static bool pool_unlocked(int k)
+{
+    char dir[800], path[820];
+    pool_dir(MEM, k, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/tasks", dir);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    bool free_ = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (fd >= 0)
+        close(fd);
+    return free_;
+}
+
+static int count_tasks(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* A program that runs one sandbox (rt_cgroup_prestart) keeps no idle group:
+ * its pooled group goes back unlocked at once, for the next process to check
+ * and take. Another program keeps it locked for its next sandbox. */
+static void test_one_sandbox(void)
+{
+    rt_cgroup_pool_close();
+    pid_t pid = fork();
+    if (pid == 0) {
+        rt_cgroup_prestart();
+        rt_cgroup_prestart_join();
+        int tasks = count_tasks();
+        rt_cgroup *cg = create(64 * MiB, 16, 1, NULL);
+        bool pooled = cg && !(pool_unlocked(0) && pool_unlocked(1));
+        bool released = cg && destroyed(cg) && pool_unlocked(0) && pool_unlocked(1);
+        rt_cgroup_prestart_end();
+        _exit((tasks == 1 ? 0 : 1) | (pooled ? 0 : 2) | (released ? 0 : 4));
+    }
+    int st = wait_status(pid);
+    ok(WIFEXITED(st) && !(WEXITSTATUS(st) & 1),
+       "prestart_join: the thread has ended, its group kept for create");
+    ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+       "one sandbox: the pooled group it took is unlocked once destroyed (status 0x%x)", st);
+    rt_cgroup *cg = create(64 * MiB, 16, 1, NULL);
+    ok(cg && destroyed(cg) && !(pool_unlocked(0) && pool_unlocked(1)),
+       "another program keeps its released group locked for its next sandbox");
+}
+
 static void remove_all(void)
 {
     bool removed = true;
@@ -512,12 +564,12 @@ int main(int argc, char **argv)
     if (unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
         mkdtemp(tmpl) && mount("tmpfs", tmpl, "tmpfs", 0, "size=16m") == 0)
         tmpfs = tmpl;
-    tap_plan(32);
+    tap_plan(35);
     test_bad_value();
     info = rt_cgroup_detect();
     if (info->version != RT_CGROUP_V1 || info->pool != 2) {
         ok(info->version != RT_CGROUP_V1, "detect: SBX_CGROUP_POOL=2 honoured on v1");
-        skip(30, "the pool is for cgroup v1 only");
+        skip(33, "the pool is for cgroup v1 only");
         return tap_done();
     }
     ok(info->pool == 2, "detect: SBX_CGROUP_POOL=2 honoured");
@@ -532,6 +584,7 @@ int main(int argc, char **argv)
         skip(3, "no tmpfs of our own");
     test_join_keeps_lock();
     test_sweep_fresh();
+    test_one_sandbox();
     if (tmpfs && (umount(tmpfs) < 0 || rmdir(tmpfs) < 0))
         diag("removing %s: %s", tmpfs, strerror(errno));
     remove_all();
