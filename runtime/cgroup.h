@@ -41,8 +41,10 @@ int rt_cgroup_create(const rt_limits *limits, rt_cgroup **out, rt_enforced *enfo
  * own, overlapping the caller's start-up and the sandbox's; the next
  * rt_cgroup_create takes that group. rt_cgroup_prestart_join waits for the
  * thread to end, the group kept for rt_cgroup_create (a caller about to clone
- * has no thread writing to memory the clone shares). rt_cgroup_prestart_end
- * waits for the thread and removes the group if nobody took it. */
+ * ends the thread, whose writes would be copy-on-write faults once the clone
+ * shares its memory). rt_cgroup_prestart_end waits for the thread and removes
+ * the group if nobody took it. After rt_cgroup_prestart the process keeps no
+ * released group for a next sandbox (rt_cgroup_destroy hands it back at once). */
 void rt_cgroup_prestart(void);
 void rt_cgroup_prestart_join(void);
 void rt_cgroup_prestart_end(void);

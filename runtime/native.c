@@ -218,9 +218,9 @@ static void close_go(struct go *go)
     go->n_fds = 0;
 }
 
-/* The namespaces made ahead (sbx run's thread), taken right after the clone
- * (the thread finishes while the child builds its root): pid 1 gets them with
- * its go-ahead, and no round trip for its id maps. */
+/* The namespaces made ahead (sbx run's thread), taken after the clone, once
+ * the group is made (the thread finishes while the child builds its root):
+ * pid 1 gets them with its go-ahead, and no round trip for its id maps. */
 static int take_namespaces(struct go *go, rt_error *err)
 {
     int net, user;
@@ -505,6 +505,10 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
     ca.stdio[1] = p.out[1];
     ca.stdio[2] = p.err[1];
     int pidfd = -1, cwd = -1;
+    /* The cgroup thread (sbx run) ends here: it wrote to memory the clone would
+     * share (see prestart.c), and shares our file system context. Its group is
+     * taken, and its limits written, while the child builds its root. */
+    rt_cgroup_prestart_join();
     /* Where the bare namespace cannot be entered (threads share our file
      * system context) the child copies ours and opens its sources itself,
      * its copy made private first. */
@@ -512,9 +516,6 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
     if (bare && !entered)
         close_sources(n);
     ca.sources_open = n->sources_open;
-    /* No thread of ours runs past the clone (see prestart.c): the group made
-     * ahead is taken, its limits written, while the child builds its root. */
-    rt_cgroup_prestart_join();
     n->pid = clone_child(&pidfd, late_userns);
     if (n->pid == 0)
         rt_child_main(&ca);
@@ -555,6 +556,7 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
         return 0;
     }
     if (start_parent_side(sb, &p, privileged, late_userns, &go, &local) < 0) {
+        sb->result.enforced = (rt_enforced){0};    /* the command never ran */
         n->start_error = strdup(local.msg);
         kill_tree(n);
     }
