@@ -418,17 +418,13 @@ static int watch_child(rt_sandbox *sb, struct pipes *p, rt_error *err)
     return 0;
 }
 
-/* The parent's half of the stages of rt_child_main, while the child builds its
- * root: without late_userns the id maps first; the group with its limits
- * (and with late_userns the namespaces made ahead); then the go-ahead. */
-static int start_parent_side(rt_sandbox *sb, struct pipes *p, bool privileged, bool late_userns,
-                             struct go *go, rt_error *err)
+/* The group with its limits (and with late_userns the namespaces made ahead),
+ * sent with the go-ahead; the fds gathered stay in go for the caller to close. */
+static int send_go_ahead(rt_sandbox *sb, struct pipes *p, bool late_userns, struct go *go,
+                         rt_error *err)
 {
     struct native *n = impl(sb);
     rt_enforced *enf = &sb->result.enforced;
-    if (!late_userns && (rt_idmap_write(n->pid, privileged, err) < 0 ||
-                         send_stage(p->sync[1], 0, NULL, 0, err) < 0))
-        return -1;
     if (make_group(n, enf, go, err) < 0 || (late_userns && take_namespaces(go, err) < 0))
         return -1;
     if (n->cg && go->n_join == 0 && rt_cgroup_attach(n->cg, n->pid, err) < 0)
@@ -440,6 +436,20 @@ static int start_parent_side(rt_sandbox *sb, struct pipes *p, bool privileged, b
         return -1;
     n->sync_fd = steal_fd(&p->sync[1]);
     return 0;
+}
+
+/* The parent's half of the stages of rt_child_main, while the child builds its
+ * root: without late_userns the id maps first; then the go-ahead. */
+static int start_parent_side(rt_sandbox *sb, struct pipes *p, bool privileged, bool late_userns,
+                             rt_error *err)
+{
+    if (!late_userns && (rt_idmap_write(impl(sb)->pid, privileged, err) < 0 ||
+                         send_stage(p->sync[1], 0, NULL, 0, err) < 0))
+        return -1;
+    struct go go = {.n_fds = 0};
+    int rc = send_go_ahead(sb, p, late_userns, &go, err);
+    close_go(&go);
+    return rc;
 }
 
 static void schedule(rt_sandbox *sb)
@@ -480,7 +490,6 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
     bool late_userns = privileged && !spec->keep_caps && rt_netns_pending();
     struct pipes p = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, -1};
     struct child_args ca = {0};
-    struct go go = {.n_fds = 0};
     rt_error local;
     rt_error_clear(&local);
     n->start_ns = rt_now_ns();
@@ -491,7 +500,6 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
     bool bare = rt_mountns_bare() >= 0 && !spec->keep_caps;
     if (prepare(n, spec, privileged, late_userns, &ca, &local) < 0 ||
         make_pipes(n, spec, &p, &local) < 0 || (bare && open_sources(n, &local) < 0)) {
-        close_go(&go);
         close_sources(n);
         close_pipes(&p);
         release_child_args(&ca);
@@ -534,7 +542,6 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
             n->reaped = true;
             close(pidfd);
         }
-        close_go(&go);
         close_pipes(&p);
         finish_early(sb, &local);
         return 0;
@@ -550,17 +557,15 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
         pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
         waitpid(n->pid, NULL, 0);
         n->reaped = true;
-        close_go(&go);
         close_pipes(&p);
         finish_early(sb, &local);
         return 0;
     }
-    if (start_parent_side(sb, &p, privileged, late_userns, &go, &local) < 0) {
+    if (start_parent_side(sb, &p, privileged, late_userns, &local) < 0) {
         sb->result.enforced = (rt_enforced){0};    /* the command never ran */
         n->start_error = strdup(local.msg);
         kill_tree(n);
     }
-    close_go(&go);
     close_pipes(&p);
     schedule(sb);
     return 0;
