@@ -113,10 +113,21 @@ kill "$stuck" "$reader" 2>/dev/null
 wait "$stuck" "$reader" 2>/dev/null
 
 # Sandboxes come from the spawner, not from a clone of the daemon's connection
-# thread: pid 1 used to be "MHD-connection", holding the daemon's memory.
+# thread: pid 1 used to be "MHD-connection", holding the daemon's memory. The
+# sandbox does not see its pid 1 (hidepid); the host sees it as the command's
+# parent.
 daemon_start
-exec_json '{"command": ["sh", "-c", "grep ^Name: /proc/1/status"]}'
-is "$(jb 'd["stdout"]')" "$(printf 'Name:\tsandboxd-spawn\n')" "pid 1 is a fork of the spawner"
+( exec_json '{"command": ["sleep", "2.468"]}' ) &
+runner=$!
+cmd=
+for _ in $(seq 100); do
+    cmd=$(pgrep -x -f 'sleep 2.468' | head -1)
+    [ -n "$cmd" ] && break
+    sleep 0.05
+done
+init=$(awk '/^PPid:/ {print $2}' "/proc/${cmd:-0}/status" 2>/dev/null)
+is "$(cat "/proc/${init:-0}/comm" 2>/dev/null)" "sandboxd-spawn" "pid 1 is a fork of the spawner"
+wait "$runner"
 SPAWNER=$(ps -o pid=,comm= --ppid "$D_PID" | awk '$2 == "sandboxd-spawn" {print $1}')
 ok "$([ -n "$SPAWNER" ]; echo $?)" "the daemon's child is the spawner"
 # Each run forks the spawner: it is a static program of its own, so that a copy
