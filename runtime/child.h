@@ -1,11 +1,10 @@
 /* The sandbox's pid 1: the setup checklist between clone and exec, then a tiny
- * init that reaps. Raw system calls only (sys.h): the caller may be threaded,
- * and a privileged caller's pid 1 shares its memory and errno (CLONE_VM). */
+ * init that reaps. Only async-signal-safe calls: the caller may be threaded. */
 #ifndef SBX_RUNTIME_CHILD_H
 #define SBX_RUNTIME_CHILD_H
 
 #include <stdbool.h>
-#include <linux/capability.h>
+#include <sys/capability.h>
 #include <sys/resource.h>
 
 #include "cgroup.h"
@@ -70,16 +69,13 @@ struct child_args {
     struct child_rlimit rlimits[8];
     int n_rlimits;
     uint64_t keep_caps;        /* 1 << CAP_* the command keeps; all others go */
-    /* capset(2)'s sets, built with libcap by the caller */
-    struct __user_cap_data_struct caps_setup[_LINUX_CAPABILITY_U32S_3];
-                               /* keep_caps + CAP_SETPCAP in P, E; keep_caps in I */
-    struct __user_cap_data_struct caps_final[_LINUX_CAPABILITY_U32S_3];
-                               /* keep_caps in P, E, I */
+    cap_t caps_setup;          /* prepared: keep_caps + CAP_SETPCAP in P, E; keep_caps in I */
+    cap_t caps_final;          /* prepared: keep_caps in P, E, I */
     const void *seccomp;       /* struct sock_fprog installed just before exec, or NULL */
     unsigned seccomp_flags;    /* with SECCOMP_FILTER_FLAG_NEW_LISTENER, pid 1
                                   handles the notifications of kill rules */
-    void *stack;               /* prepared: the top of the stack the command's
-                                  clone runs on until exec */
+    void *stack;               /* prepared: where the command's clone runs until exec */
+    size_t stack_size;
 };
 
 _Noreturn void rt_child_main(const struct child_args *a);

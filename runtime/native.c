@@ -3,18 +3,14 @@
  * made ahead, hand it everything at once), then supervise. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/filter.h>
 #include <linux/sched.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/capability.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -41,12 +37,6 @@ static const char *const default_env[] = {
 };
 
 struct native {
-    /* What pid 1 reads, ours until it is reaped: with CLONE_VM it reads it
-     * here, while we go on (see start_child). */
-    struct child_args ca;
-    void *stacks;              /* pid 1's and the command's, with guard pages */
-    char **argv;               /* the spec's, copied */
-    struct sock_fprog prog;    /* the spec's filter, copied */
     rt_mount_plan plan;
     int *src_fds;
     bool sources_open;         /* src_fds are ours (opened for the bare namespace) */
@@ -177,6 +167,19 @@ static int open_stdin(struct native *n, const rt_spec *spec, int *child_end, rt_
     return 0;
 }
 
+/* late_userns: the child enters the user and network namespaces made ahead
+ * after its root (see rt_child_main). */
+static pid_t clone_child(int *pidfd, bool late_userns)
+{
+    struct clone_args args = {
+        .flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD |
+                 (late_userns ? 0 : CLONE_NEWUSER | CLONE_NEWNET),
+        .pidfd = (uint64_t)(uintptr_t)pidfd,
+        .exit_signal = SIGCHLD,
+    };
+    return (pid_t)syscall(SYS_clone3, &args, sizeof args);
+}
+
 /* One stage's byte to the child, with fds (SCM_RIGHTS) when there are any. A
  * child that failed its setup is gone: EPIPE, and no SIGPIPE for the caller. */
 static int send_stage(int sync, unsigned char c, const int *fds, int n_fds, rt_error *err)
@@ -277,103 +280,12 @@ static int make_pipes(struct native *n, const rt_spec *spec, struct pipes *p, rt
     return open_stdin(n, spec, &p->in, err);
 }
 
-/* pid 1's stack (the mount plan's path buffers, a few deep), then the
- * command's until it execs (exec_command's path buffer), each above a guard
- * page. */
-#define PID1_STACK_SIZE (128 * 1024)
-#define COMMAND_STACK_SIZE (64 * 1024)
-#define GUARD_SIZE 4096
-#define STACKS_SIZE (GUARD_SIZE + PID1_STACK_SIZE + GUARD_SIZE + COMMAND_STACK_SIZE)
+/* The command's stack until it execs: exec_command's path buffer and a margin. */
+#define CHILD_STACK_SIZE (64 * 1024)
 
-static int map_stacks(struct native *n, rt_error *err)
-{
-    void *m = mmap(NULL, STACKS_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (m == MAP_FAILED)
-        return rt_error_set(err, errno, "mapping the sandbox's stacks");
-    n->stacks = m;
-    char *p = m;
-    if (mprotect(p + GUARD_SIZE, PID1_STACK_SIZE, PROT_READ | PROT_WRITE) < 0 ||
-        mprotect(p + 2 * GUARD_SIZE + PID1_STACK_SIZE, COMMAND_STACK_SIZE,
-                 PROT_READ | PROT_WRITE) < 0)
-        return rt_error_set(err, errno, "mapping the sandbox's stacks");
-    return 0;
-}
-
-static void *pid1_stack_top(const struct native *n)
-{
-    return (char *)n->stacks + GUARD_SIZE + PID1_STACK_SIZE;
-}
-
-static void *command_stack_top(const struct native *n)
-{
-    return (char *)n->stacks + STACKS_SIZE;
-}
-
-static int pid1_main(void *ca)
-{
-    rt_child_main(ca);
-}
-
-/* A privileged caller's pid 1 shares its memory (CLONE_VM): no page tables to
- * copy, no copy-on-write faults on either side, nor the TLB shootdowns they
- * cost while our threads run. It reads n->ca in place, on a stack of its own,
- * and runs on raw system calls (sys.h); it makes our memory map non-dumpable
- * (child.c), so that only the host's root may read it, as it does its copy
- * otherwise. An unprivileged caller's pid 1 is a copy: we write its id maps
- * (idmap.h), and a non-dumpable process's /proc files would refuse them to a
- * caller that is not root. So is AddressSanitizer's: its bookkeeping (shadow
- * memory, the thread's stack bounds) would be the caller's. */
-#if defined(__SANITIZE_ADDRESS__)
-#define PID1_SHARES_MEMORY false
-#else
-#define PID1_SHARES_MEMORY true
-#endif
-
-/* late_userns: the child enters the user and network namespaces made ahead
- * after its root (see rt_child_main). */
-static pid_t clone_child(struct native *n, int *pidfd, bool late_userns, bool privileged)
-{
-    int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD |
-                (late_userns ? 0 : CLONE_NEWUSER | CLONE_NEWNET);
-    if (privileged && PID1_SHARES_MEMORY)
-        return clone(pid1_main, pid1_stack_top(n), flags | CLONE_VM | SIGCHLD, &n->ca, pidfd);
-    struct clone_args args = {.flags = (uint64_t)flags, .pidfd = (uint64_t)(uintptr_t)pidfd,
-                              .exit_signal = SIGCHLD};
-    pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
-    if (pid == 0)
-        rt_child_main(&n->ca);
-    return pid;
-}
-
-static int copy_argv(struct native *n, char *const *argv, rt_error *err)
-{
-    size_t count = 0;
-    while (argv[count])
-        count++;
-    if (!(n->argv = calloc(count + 1, sizeof *n->argv)))
-        return rt_error_set(err, errno, "copying the command");
-    for (size_t i = 0; i < count; i++)
-        if (!(n->argv[i] = strdup(argv[i])))
-            return rt_error_set(err, errno, "copying the command");
-    return 0;
-}
-
-static int copy_program(struct native *n, const struct sock_fprog *prog, rt_error *err)
-{
-    size_t bytes = prog->len * sizeof *prog->filter;
-    struct sock_filter *f = malloc(bytes ? bytes : 1);
-    if (!f)
-        return rt_error_set(err, errno, "copying the seccomp filter");
-    memcpy(f, prog->filter, bytes);
-    n->prog = (struct sock_fprog){.len = prog->len, .filter = f};
-    return 0;
-}
-
-/* capset(2)'s sets: `caps` in the permitted and effective sets and `inh` in
- * the inheritable one (which cannot gain what the bounding set lost), built
- * with libcap, which knows the kernel's capabilities. */
-static int make_caps(uint64_t caps, uint64_t inh,
-                     struct __user_cap_data_struct out[_LINUX_CAPABILITY_U32S_3], rt_error *err)
+/* A capability state with `caps` in the permitted and effective sets and `inh`
+ * in the inheritable one (which cannot gain what the bounding set lost). */
+static int make_caps(uint64_t caps, uint64_t inh, cap_t *out, rt_error *err)
 {
     cap_t c = cap_init();
     if (!c)
@@ -389,31 +301,14 @@ static int make_caps(uint64_t caps, uint64_t inh,
             return rt_error_set(err, errno, "capability %d", cap);
         }
     }
-    static const cap_flag_t sets[] = {CAP_EFFECTIVE, CAP_PERMITTED, CAP_INHERITABLE};
-    memset(out, 0, sizeof *out * _LINUX_CAPABILITY_U32S_3);
-    for (int cap = 0; cap < 64; cap++) {
-        for (int s = 0; s < 3; s++) {
-            cap_flag_value_t v = CAP_CLEAR;
-            if (((caps | inh) >> cap & 1) && cap_get_flag(c, (cap_value_t)cap, sets[s], &v) < 0) {
-                cap_free(c);
-                return rt_error_set(err, errno, "capability %d", cap);
-            }
-            __u32 *word = s == 0   ? &out[cap / 32].effective
-                          : s == 1 ? &out[cap / 32].permitted
-                                   : &out[cap / 32].inheritable;
-            if (v == CAP_SET)
-                *word |= 1u << (cap % 32);
-        }
-    }
-    cap_free(c);
+    *out = c;
     return 0;
 }
 
 /* Everything that may allocate happens here, before clone. */
 static int prepare(struct native *n, const rt_spec *spec, bool privileged, bool late_userns,
-                   rt_error *err)
+                   struct child_args *ca, rt_error *err)
 {
-    struct child_args *ca = &n->ca;
     if (rt_mount_plan_build(spec, late_userns, &n->plan, err) < 0)
         return -1;
     n->src_fds = calloc(n->plan.n ? n->plan.n : 1, sizeof *n->src_fds);
@@ -422,26 +317,25 @@ static int prepare(struct native *n, const rt_spec *spec, bool privileged, bool 
     const char *path = "";
     if (build_env(n, spec, &path, err) < 0)
         return -1;
-    if (copy_argv(n, spec->argv, err) < 0 || map_stacks(n, err) < 0 ||
-        (spec->seccomp && copy_program(n, rt_seccomp_program(spec->seccomp), err) < 0))
-        return -1;
     *ca = (struct child_args){
         .plan = &n->plan,
         .src_fds = n->src_fds,
-        .argv = n->argv,
+        .argv = spec->argv,
         .envp = n->envp,
         .path = path,
         .switch_user = privileged,
         .late_userns = late_userns,
         .keep_caps = spec->keep_caps,
-        .stack = command_stack_top(n),
+        .stack_size = CHILD_STACK_SIZE,
     };
     if (spec->seccomp) {
-        ca->seccomp = &n->prog;
+        ca->seccomp = rt_seccomp_program(spec->seccomp);
         ca->seccomp_flags = rt_seccomp_flags(spec->seccomp);
     }
-    if (make_caps(spec->keep_caps | 1ull << CAP_SETPCAP, spec->keep_caps, ca->caps_setup, err) < 0 ||
-        make_caps(spec->keep_caps, spec->keep_caps, ca->caps_final, err) < 0)
+    if (!(ca->stack = malloc(CHILD_STACK_SIZE)))
+        return rt_error_set(err, errno, "allocating");
+    if (make_caps(spec->keep_caps | 1ull << CAP_SETPCAP, spec->keep_caps, &ca->caps_setup, err) < 0 ||
+        make_caps(spec->keep_caps, spec->keep_caps, &ca->caps_final, err) < 0)
         return -1;
     plan_rlimits(ca, &spec->limits);
     return 0;
@@ -459,14 +353,20 @@ static int open_sources(struct native *n, rt_error *err)
     return 0;
 }
 
-/* Ours: the child has its own copies. The numbers stay: pid 1 may be reading
- * them, in our memory. */
+/* Ours: the child has its own copies. */
 static void close_sources(struct native *n)
 {
     for (size_t i = 0; n->sources_open && i < n->plan.n; i++)
         if (n->src_fds[i] >= 0)
-            close(n->src_fds[i]);
+            close(steal_fd(&n->src_fds[i]));
     n->sources_open = false;
+}
+
+static void release_child_args(struct child_args *ca)
+{
+    cap_free(ca->caps_setup);
+    cap_free(ca->caps_final);
+    free(ca->stack);
 }
 
 static int watch(rt_sandbox *sb, int slot, int fd, uint32_t events, rt_error *err)
@@ -589,7 +489,7 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
      * capabilities needs the namespaces to be its own, and so the first way. */
     bool late_userns = privileged && !spec->keep_caps && rt_netns_pending();
     struct pipes p = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, -1};
-    struct child_args *ca = &n->ca;
+    struct child_args ca = {0};
     rt_error local;
     rt_error_clear(&local);
     n->start_ns = rt_now_ns();
@@ -598,19 +498,20 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
      * submounts over what they hide), and the detached copies made here
      * would not be. */
     bool bare = rt_mountns_bare() >= 0 && !spec->keep_caps;
-    if (prepare(n, spec, privileged, late_userns, &local) < 0 ||
+    if (prepare(n, spec, privileged, late_userns, &ca, &local) < 0 ||
         make_pipes(n, spec, &p, &local) < 0 || (bare && open_sources(n, &local) < 0)) {
         close_sources(n);
         close_pipes(&p);
+        release_child_args(&ca);
         finish_early(sb, &local);
         return 0;
     }
-    ca->sync_fd = p.sync[0];
-    ca->sync_peer_fd = p.sync[1];
-    ca->msg_fd = p.msg[1];
-    ca->stdio[0] = p.in;
-    ca->stdio[1] = p.out[1];
-    ca->stdio[2] = p.err[1];
+    ca.sync_fd = p.sync[0];
+    ca.sync_peer_fd = p.sync[1];
+    ca.msg_fd = p.msg[1];
+    ca.stdio[0] = p.in;
+    ca.stdio[1] = p.out[1];
+    ca.stdio[2] = p.err[1];
     int pidfd = -1, cwd = -1;
     /* The cgroup thread (sbx run) ends here: it wrote to memory the clone would
      * share (see prestart.c), and shares our file system context. Its group is
@@ -622,12 +523,15 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
     bool entered = bare && rt_mountns_enter_bare(&cwd) == 0;
     if (bare && !entered)
         close_sources(n);
-    ca->sources_open = n->sources_open;
-    n->pid = clone_child(n, &pidfd, late_userns, privileged);
+    ca.sources_open = n->sources_open;
+    n->pid = clone_child(&pidfd, late_userns);
+    if (n->pid == 0)
+        rt_child_main(&ca);
     int clone_err = errno;
     bool back = !entered || rt_mountns_leave_bare(cwd) == 0;
     if (!back)
         rt_error_set(&local, errno, "returning from the bare mount namespace");
+    release_child_args(&ca);
     close_sources(n);
     if (n->pid < 0 || !back) {
         if (n->pid < 0) {
@@ -963,13 +867,6 @@ static void native_release(rt_sandbox *sb)
     }
     if (n->sync_fd >= 0)
         close(n->sync_fd);
-    /* Normally reaped by now; not after a failed poll in rt_supervisor_free.
-     * Its memory may be ours (CLONE_VM): it must be gone before we free it. */
-    if (n->pid > 0 && !n->reaped) {
-        kill(n->pid, SIGKILL);
-        while (waitpid(n->pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
     if (n->cg)
         rt_cgroup_destroy(n->cg, NULL);
     rt_mount_plan_free(&n->plan);
@@ -977,12 +874,6 @@ static void native_release(rt_sandbox *sb)
     for (size_t i = 0; n->envp && n->envp[i]; i++)
         free(n->envp[i]);
     free(n->envp);
-    for (size_t i = 0; n->argv && n->argv[i]; i++)
-        free(n->argv[i]);
-    free(n->argv);
-    free(n->prog.filter);
-    if (n->stacks)
-        munmap(n->stacks, STACKS_SIZE);
     free(n->stdin_data);
     free(n->error);
     free(n->start_error);
