@@ -337,7 +337,7 @@ static void run_cgroup_member(const rt_limits *lim, struct cg_parts *p)
     if (rt_cgroup_create(lim, &cg, &enf, &err) < 0)
         die("rt_cgroup_create: %s", err.msg);
     uint64_t t1 = now_ns();
-    int n = rt_cgroup_self_join_fds(cg, fds, &err);
+    int n = rt_cgroup_self_join_fds(cg, false, fds, &err);
     if (n < 0)
         die("rt_cgroup_self_join_fds: %s", err.msg);
     pid_t pid = n > 0 ? fork_joiner(fds, n, go[0], done[1]) : fork_sleeper();

@@ -1251,14 +1251,22 @@ void rt_cgroup_kill(rt_cgroup *cg)
             kill_dir(cg->dfd[s]);
 }
 
-/* Opens the `tasks` file in dirs[s] of each hierarchy, for writing; fds[] gets
- * them. A pooled slot of cg gets a copy of its locked one, so that pid 1 holds
- * the lock too until it closes its fds. */
-static int open_tasks(const rt_cgroup *cg, const int *dirs, int *fds, rt_error *err)
+/* The slot whose directory holds the memory controller's group; -1 without. */
+static int memory_slot(void)
+{
+    return g.info.version == RT_CGROUP_V1 && g.info.memory ? g.owner[SLOT_MEMORY] : -1;
+}
+
+/* Opens the `tasks` file in dirs[s] of each hierarchy (of `only` with only >=
+ * 0; but `skip`), for writing; fds[] gets them. A pooled slot of cg gets a
+ * copy of its locked one, so that pid 1 holds the lock too until it closes
+ * its fds. */
+static int open_tasks(const rt_cgroup *cg, const int *dirs, int only, int skip, int *fds,
+                      rt_error *err)
 {
     int n = 0;
     for (int s = 0; s < NSLOTS; s++) {
-        if (!is_owner(s))
+        if (!is_owner(s) || s == skip || (only >= 0 && s != only))
             continue;
         if (cg && in_pool(cg, s))
             fds[n] = fcntl(cg->lock[s], F_DUPFD_CLOEXEC, 0);
@@ -1276,18 +1284,27 @@ static int open_tasks(const rt_cgroup *cg, const int *dirs, int *fds, rt_error *
     return n;
 }
 
-int rt_cgroup_self_join_fds(rt_cgroup *cg, int fds[RT_CGROUP_MAX_FDS], rt_error *err)
+int rt_cgroup_self_join_fds(rt_cgroup *cg, bool but_memory, int fds[RT_CGROUP_MAX_FDS],
+                            rt_error *err)
 {
     if (g.info.version != RT_CGROUP_V1)
         return 0;
-    return open_tasks(cg, cg->dfd, fds, err);
+    return open_tasks(cg, cg->dfd, -1, but_memory ? memory_slot() : -1, fds, err);
 }
 
-int rt_cgroup_self_leave_fds(int fds[RT_CGROUP_MAX_FDS], rt_error *err)
+int rt_cgroup_self_leave_fds(bool but_memory, int fds[RT_CGROUP_MAX_FDS], rt_error *err)
 {
     if (g.info.version != RT_CGROUP_V1)
         return 0;
-    return open_tasks(NULL, g.pfd, fds, err);
+    return open_tasks(NULL, g.pfd, -1, but_memory ? memory_slot() : -1, fds, err);
+}
+
+int rt_cgroup_memory_join_fd(rt_cgroup *cg, int *fd, rt_error *err)
+{
+    int s = memory_slot();
+    if (s < 0)
+        return 0;
+    return open_tasks(cg, cg->dfd, s, -1, fd, err);
 }
 
 int rt_cgroup_try_remove(rt_cgroup *cg)

@@ -73,10 +73,17 @@ void rt_cgroup_kill(rt_cgroup *cg);
  * cgroup.procs) takes cgroup_threadgroup_rwsem for writing, which waits for an
  * RCU grace period (8 to 16 ms here) unless another move happened just before:
  * most of a lone sandbox's start. Both return how many fds they opened: 0 on
- * v2, where only cgroup.procs moves a process (use rt_cgroup_attach). */
+ * v2, where only cgroup.procs moves a process (use rt_cgroup_attach).
+ * With but_memory, the memory controller's hierarchy is left out: a process
+ * that shares its caller's memory must stay out of the group's memory
+ * controller (the OOM killer would take the caller with it); another process
+ * joins that one with rt_cgroup_memory_join_fd's fd (1 opened, or 0 when the
+ * group has no memory controller of its own). */
 #define RT_CGROUP_MAX_FDS 4
-int rt_cgroup_self_join_fds(rt_cgroup *cg, int fds[RT_CGROUP_MAX_FDS], rt_error *err);
-int rt_cgroup_self_leave_fds(int fds[RT_CGROUP_MAX_FDS], rt_error *err);
+int rt_cgroup_self_join_fds(rt_cgroup *cg, bool but_memory, int fds[RT_CGROUP_MAX_FDS],
+                            rt_error *err);
+int rt_cgroup_self_leave_fds(bool but_memory, int fds[RT_CGROUP_MAX_FDS], rt_error *err);
+int rt_cgroup_memory_join_fd(rt_cgroup *cg, int *fd, rt_error *err);
 
 /* Removes the group's directories if it is empty now (its processes left or
  * ended); -1 when one is busy: rt_cgroup_destroy removes what is left. */

@@ -15,6 +15,7 @@
 #include "cleanup.h"
 #include "devdir.h"
 #include "roottpl.h"
+#include "sys.h"
 
 /* What the host image exposes, all read-only. */
 static const char *const host_dirs[] = {"usr", "bin", "sbin", "lib", "lib64", "lib32", "libx32"};
@@ -523,32 +524,28 @@ void rt_mount_plan_free(rt_mount_plan *plan)
     *plan = (rt_mount_plan){0};
 }
 
-/* ---- child side: system calls only from here on ---- */
+/* ---- child side: system calls only from here on ----
+ *
+ * Raw ones (sys.h), which return -errno and leave errno alone: pid 1 may share
+ * the caller's memory and errno. Each function here returns a result or
+ * -errno, and keeps nothing in static storage: pid 1s of concurrent sandboxes
+ * would share it. */
 
-static int fail_at(struct mount_failure *fail, const char *step, const char *path)
+static int fail_at(struct mount_failure *fail, const char *step, const char *path, long err)
 {
     fail->step = step;
     fail->path = path;
-    fail->err = errno;
+    fail->err = (int)-err;
     return -1;
 }
 
-static void close_keep_errno(int fd)
-{
-    int saved = errno;
-    close(fd);
-    errno = saved;
-}
-
 /* setfsuid reports no error: the id it answers to an invalid one is the id set. */
-static int set_fs_ids(uid_t id)
+static long set_fs_ids(uid_t id)
 {
-    syscall(SYS_setfsgid, id);
-    syscall(SYS_setfsuid, id);
-    if (syscall(SYS_setfsgid, -1) != (long)id || syscall(SYS_setfsuid, -1) != (long)id) {
-        errno = EPERM;
-        return -1;
-    }
+    rt_sys(SYS_setfsgid, id);
+    rt_sys(SYS_setfsuid, id);
+    if (rt_sys(SYS_setfsgid, -1) != (long)id || rt_sys(SYS_setfsuid, -1) != (long)id)
+        return -EPERM;
     return 0;
 }
 
@@ -556,44 +553,53 @@ static int set_fs_ids(uid_t id)
  * as the sandbox will see it (RESOLVE_IN_ROOT), so that a symlink on the way
  * (one a sandbox left in a workspace, say) cannot lead a mount or a new file
  * out to the host's tree, which is still our root until pivot_root. */
-static int stage_fd = -1;
+struct build {
+    int stage_fd;
+    /* Set while the root is built with the sandbox root's host ids (late user
+     * namespace): those ids carry no capability, where the sandbox's root,
+     * building it in its own user namespace, could override the permissions
+     * of directories of the sandbox's ids (CAP_DAC_OVERRIDE over them). */
+    bool as_host;
+};
 
-static int open_in_root(const char *path, int flags)
+static long open_in_root(const struct build *b, const char *path, int flags)
 {
     struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
                            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
-    return (int)syscall(SYS_openat2, stage_fd, *path ? path : ".", &how, sizeof how);
+    return rt_sys(SYS_openat2, b->stage_fd, *path ? path : ".", &how, sizeof how);
 }
 
 /* The directory that holds path's last component (O_PATH), and that name. */
-static int open_parent_in_root(const char *path, const char **name)
+static long open_parent_in_root(const struct build *b, const char *path, const char **name)
 {
     const char *slash = strrchr(path, '/');
     char buf[PATH_MAX];
     size_t n = slash ? (size_t)(slash - path) : 0;
-    if (n >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
+    if (n >= sizeof buf)
+        return -ENAMETOOLONG;
     memcpy(buf, path, n);
     buf[n] = '\0';
     *name = slash ? slash + 1 : path;
-    return open_in_root(buf, O_PATH | O_DIRECTORY);
+    return open_in_root(b, buf, O_PATH | O_DIRECTORY);
 }
 
 /* mount(2) takes a path: the fd's own, through /proc (the host's, or the bare
  * namespace's, until pivot). */
 static const char *fd_path(int fd, char buf[32])
 {
-    snprintf(buf, 32, "/proc/self/fd/%d", fd);
+    static const char prefix[] = "/proc/self/fd/";
+    char digits[12];
+    int n = 0;
+    unsigned v = (unsigned)fd;
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) && n < (int)sizeof digits);
+    memcpy(buf, prefix, sizeof prefix - 1);
+    for (int i = 0; i < n; i++)
+        buf[sizeof prefix - 1 + (size_t)i] = digits[n - 1 - i];
+    buf[sizeof prefix - 1 + (size_t)n] = '\0';
     return buf;
 }
-
-/* Set while the root is built with the sandbox root's host ids (late user
- * namespace): those ids carry no capability, where the sandbox's root, building
- * it in its own user namespace, could override the permissions of directories
- * of the sandbox's ids (CAP_DAC_OVERRIDE over them). */
-static bool building_as_host;
 
 static bool sandbox_ids(const struct stat *st)
 {
@@ -606,47 +612,44 @@ static bool sandbox_ids(const struct stat *st)
  * in a directory of the sandbox's ids (a bound workspace), done as the host's
  * root in directory pfd (resolved in the root being built, and checked), and
  * the new entry given to the sandbox's root through its own fd, which is
- * returned (a file's open for writing), or -1. */
-static int create_in_sandbox_dir(int pfd, const char *name, bool dir, mode_t mode)
+ * returned (a file's open for writing). */
+static long create_in_sandbox_dir(const struct build *b, int pfd, const char *name, bool dir,
+                                  mode_t mode)
 {
     struct stat st;
-    if (fstat(pfd, &st) < 0)
-        return -1;
-    if (!building_as_host || !sandbox_ids(&st)) {
-        errno = EACCES;
-        return -1;
-    }
-    uid_t was = (uid_t)syscall(SYS_setfsuid, -1);
-    if (set_fs_ids(0) < 0)
-        return -1;
-    int fd = -1;
+    long rc = rt_sys(SYS_fstat, pfd, &st);
+    if (rc < 0)
+        return rc;
+    if (!b->as_host || !sandbox_ids(&st))
+        return -EACCES;
+    uid_t was = (uid_t)rt_sys(SYS_setfsuid, -1);
+    if ((rc = set_fs_ids(0)) < 0)
+        return rc;
+    long fd;
     if (!dir)
-        fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    else if (mkdirat(pfd, name, mode) == 0)
-        fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0 && fchown(fd, RT_HOST_ROOT_UID, RT_HOST_ROOT_UID) < 0) {
-        close_keep_errno(fd);
-        fd = -1;
+        fd = rt_sys(SYS_openat, pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    mode);
+    else if ((fd = rt_sys(SYS_mkdirat, pfd, name, mode)) == 0)
+        fd = rt_sys(SYS_openat, pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 && (rc = rt_sys(SYS_fchown, fd, RT_HOST_ROOT_UID, RT_HOST_ROOT_UID)) < 0) {
+        rt_sys(SYS_close, fd);
+        fd = rc;
     }
-    int saved = errno;
-    if (set_fs_ids(was) < 0) {
+    if ((rc = set_fs_ids(was)) < 0) {
         if (fd >= 0)
-            close(fd);
-        return -1;
+            rt_sys(SYS_close, fd);
+        return rc;
     }
-    errno = saved;
     return fd;
 }
 
 /* mkdir -p in the root being built. */
-static int make_dirs(const char *path, mode_t mode)
+static long make_dirs(const struct build *b, const char *path, mode_t mode)
 {
     char buf[PATH_MAX];
     size_t n = strlen(path);
-    if (n >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
+    if (n >= sizeof buf)
+        return -ENAMETOOLONG;
     memcpy(buf, path, n + 1);
     for (char *p = buf + 1; ; p++) {
         if (*p != '/' && *p != '\0')
@@ -654,50 +657,50 @@ static int make_dirs(const char *path, mode_t mode)
         char c = *p;
         *p = '\0';
         const char *name;
-        cleanup_close int pfd = open_parent_in_root(buf, &name);
+        cleanup_sys_close int pfd = (int)open_parent_in_root(b, buf, &name);
         if (pfd < 0)
-            return -1;
-        if (mkdirat(pfd, name, mode) < 0 && errno != EEXIST) {
-            int fd = errno == EACCES ? create_in_sandbox_dir(pfd, name, true, mode) : -1;
-            if (fd < 0 && errno != EEXIST)
-                return -1;
-            if (fd >= 0)
-                close(fd);
-        }
+            return pfd;
+        long rc = rt_sys(SYS_mkdirat, pfd, name, mode);
+        if (rc == -EACCES)
+            rc = create_in_sandbox_dir(b, pfd, name, true, mode);
+        if (rc < 0 && rc != -EEXIST)
+            return rc;
+        if (rc > 0)
+            rt_sys(SYS_close, rc);
         if (!c)
             return 0;
         *p = c;
     }
 }
 
-static int make_parent_dirs(const char *path)
+static long make_parent_dirs(const struct build *b, const char *path)
 {
     const char *slash = strrchr(path, '/');
     if (!slash)
         return 0;
     char buf[PATH_MAX];
     size_t n = (size_t)(slash - path);
-    if (n >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
+    if (n >= sizeof buf)
+        return -ENAMETOOLONG;
     memcpy(buf, path, n);
     buf[n] = '\0';
-    return make_dirs(buf, 0755);
+    return make_dirs(b, buf, 0755);
 }
 
 /* Creates path's last component as a file (for the plan's files and file mount
- * points) in the root being built; an fd to write, or -1. */
-static int create_in_root(const char *path, int flags, mode_t mode)
+ * points) in the root being built; an fd to write. */
+static long create_in_root(const struct build *b, const char *path, int flags, mode_t mode)
 {
     const char *name;
-    if (make_parent_dirs(path) < 0)
-        return -1;
-    cleanup_close int pfd = open_parent_in_root(path, &name);
+    long rc = make_parent_dirs(b, path);
+    if (rc < 0)
+        return rc;
+    cleanup_sys_close int pfd = (int)open_parent_in_root(b, path, &name);
     if (pfd < 0)
-        return -1;
-    int fd = openat(pfd, name, flags | O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
-    return fd < 0 && errno == EACCES ? create_in_sandbox_dir(pfd, name, false, mode) : fd;
+        return pfd;
+    long fd = rt_sys(SYS_openat, pfd, name, flags | O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+                     mode);
+    return fd == -EACCES ? create_in_sandbox_dir(b, pfd, name, false, mode) : fd;
 }
 
 static unsigned long attr_bits(unsigned flags)
@@ -714,43 +717,53 @@ static unsigned long ms_flags(unsigned flags)
            (flags & MOPF_NOEXEC ? MS_NOEXEC : 0);
 }
 
-static int set_attrs(int dfd, const char *path, unsigned flags)
+/* mount_setattr(2) on fd itself (path ""), or on path from dfd. */
+static long set_attrs(int dfd, const char *path, unsigned at_flags, const struct mount_attr *attr)
 {
-    struct mount_attr attr = {.attr_set = attr_bits(flags)};
-    return mount_setattr(dfd, path, *path ? 0 : AT_EMPTY_PATH, &attr, sizeof attr);
+    return rt_sys(SYS_mount_setattr, dfd, path, (*path ? 0 : AT_EMPTY_PATH) | at_flags, attr,
+                  sizeof *attr);
 }
 
-static int apply_bind(const struct mount_op *op, int tree, struct mount_failure *fail)
+static long move_tree(int from, int to_dfd, const char *to, unsigned flags)
 {
+    return rt_sys(SYS_move_mount, from, "", to_dfd, to, MOVE_MOUNT_F_EMPTY_PATH | flags);
+}
+
+static int apply_bind(const struct build *b, const struct mount_op *op, int tree,
+                      struct mount_failure *fail)
+{
+    long rc = 0;
     if (op->flags & MOPF_PREPARED) {
         /* the read-only prepared root has the mount point */
     } else if (op->flags & MOPF_ISFILE) {
-        int fd = create_in_root(op->dst, 0, 0444);
-        if (fd < 0)
-            return fail_at(fail, "creating the mount point", op->dst);
-        close(fd);
-    } else if (make_dirs(op->dst, 0755) < 0) {
-        return fail_at(fail, "creating the mount point", op->dst);
+        if ((rc = create_in_root(b, op->dst, 0, 0444)) >= 0)
+            rt_sys(SYS_close, rc);
+    } else {
+        rc = make_dirs(b, op->dst, 0755);
     }
+    if (rc < 0)
+        return fail_at(fail, "creating the mount point", op->dst, rc);
     struct mount_attr attr = {.attr_set = attr_bits(op->flags)};
-    if (attr.attr_set &&
-        mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
-        return fail_at(fail, "setting mount flags", op->dst);
-    cleanup_close int target = open_in_root(op->dst, O_PATH);
-    if (target < 0 || move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH |
-                                                          MOVE_MOUNT_T_EMPTY_PATH) < 0)
-        return fail_at(fail, "bind mount", op->dst);
+    if (attr.attr_set && (rc = set_attrs(tree, "", AT_RECURSIVE, &attr)) < 0)
+        return fail_at(fail, "setting mount flags", op->dst, rc);
+    cleanup_sys_close int target = (int)open_in_root(b, op->dst, O_PATH);
+    if (target < 0)
+        return fail_at(fail, "bind mount", op->dst, target);
+    if ((rc = move_tree(tree, target, "", MOVE_MOUNT_T_EMPTY_PATH)) < 0)
+        return fail_at(fail, "bind mount", op->dst, rc);
     return 0;
 }
 
 /* A new file system instance on op->dst, resolved in the root being built. */
-static int mount_new(const struct mount_op *op, const char *type, const char *data,
-                     const char *step, struct mount_failure *fail)
+static int mount_new(const struct build *b, const struct mount_op *op, const char *type,
+                     const char *data, const char *step, struct mount_failure *fail)
 {
     char path[32];
-    cleanup_close int target = open_in_root(op->dst, O_PATH | O_DIRECTORY);
-    if (target < 0 || mount(type, fd_path(target, path), type, ms_flags(op->flags), data) < 0)
-        return fail_at(fail, step, op->dst);
+    cleanup_sys_close int target = (int)open_in_root(b, op->dst, O_PATH | O_DIRECTORY);
+    long rc = target;
+    if (target < 0 || (rc = rt_sys(SYS_mount, type, fd_path(target, path), type,
+                                   ms_flags(op->flags), data)) < 0)
+        return fail_at(fail, step, op->dst, rc);
     return 0;
 }
 
@@ -759,154 +772,151 @@ static int bind_root(const struct mount_op *op, int tree, const char *staging,
                      struct mount_failure *fail)
 {
     struct mount_attr attr = {.attr_set = attr_bits(MOPF_RDONLY | MOPF_NOSUID | MOPF_NODEV)};
-    if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-        return fail_at(fail, "setting mount flags", op->src);
-    if (move_mount(tree, "", AT_FDCWD, staging, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-        return fail_at(fail, "bind mount", staging);
+    long rc = set_attrs(tree, "", 0, &attr);
+    if (rc < 0)
+        return fail_at(fail, "setting mount flags", op->src, rc);
+    if ((rc = move_tree(tree, AT_FDCWD, staging, 0)) < 0)
+        return fail_at(fail, "bind mount", staging, rc);
     return 0;
 }
 
 /* Every byte, so that a full file system shows as ENOSPC. Closes fd. */
-static int write_all(int fd, const char *data, size_t len)
+static long write_all(int fd, const char *data, size_t len)
 {
     for (size_t off = 0; off < len;) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
+        long n = rt_sys(SYS_write, fd, data + off, len - off);
+        if (n == -EINTR)
             continue;
         if (n <= 0) {
-            if (n == 0)
-                errno = EIO;
-            close_keep_errno(fd);
-            return -1;
+            rt_sys(SYS_close, fd);
+            return n == 0 ? -EIO : n;
         }
         off += (size_t)n;
     }
-    return close(fd);
+    return rt_sys(SYS_close, fd);
 }
 
-static int write_file(const struct mount_op *op)
+static long write_file(const struct build *b, const struct mount_op *op)
 {
-    int fd = create_in_root(op->dst, O_EXCL, 0644);
-    return fd < 0 ? -1 : write_all(fd, op->src, op->len);
+    long fd = create_in_root(b, op->dst, O_EXCL, 0644);
+    return fd < 0 ? fd : write_all((int)fd, op->src, op->len);
 }
 
 /* Opens directory `name` of dfd, made first (owned by `owner`) when missing;
  * O_NOFOLLOW, so that nothing but a real directory is entered. Closes dfd. */
-static int enter_dir(int dfd, const char *name, uid_t owner)
+static long enter_dir(int dfd, const char *name, uid_t owner)
 {
-    bool made = mkdirat(dfd, name, 0755) == 0;
-    int fd = made || errno == EEXIST
-                 ? openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                 : -1;
-    close_keep_errno(dfd);
-    if (fd >= 0 && made && fchown(fd, owner, owner) < 0) {
-        close_keep_errno(fd);
-        return -1;
+    long made = rt_sys(SYS_mkdirat, dfd, name, 0755);
+    long fd = made == 0 || made == -EEXIST
+                  ? rt_sys(SYS_openat, dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                  : made;
+    rt_sys(SYS_close, dfd);
+    long rc;
+    if (fd >= 0 && made == 0 && (rc = rt_sys(SYS_fchown, fd, owner, owner)) < 0) {
+        rt_sys(SYS_close, fd);
+        return rc;
     }
     return fd;
 }
 
 /* Walks op->dst from the current directory one component at a time: an fd of
  * the file's directory, and *name points at the file's own name. */
-static int open_owned_parent(const struct mount_op *op, const char **name)
+static long open_owned_parent(const struct mount_op *op, const char **name)
 {
-    int dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    long dfd = rt_sys(SYS_openat, AT_FDCWD, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     const char *p = op->dst;
     for (const char *slash; dfd >= 0 && (slash = strchr(p, '/')); p = slash + 1) {
         char comp[NAME_MAX + 1];
         size_t n = (size_t)(slash - p);
         if (n > NAME_MAX) {
-            close(dfd);
-            errno = ENAMETOOLONG;
-            return -1;
+            rt_sys(SYS_close, dfd);
+            return -ENAMETOOLONG;
         }
         memcpy(comp, p, n);
         comp[n] = '\0';
-        dfd = enter_dir(dfd, comp, op->owner);
+        dfd = enter_dir((int)dfd, comp, op->owner);
     }
     *name = p;
     return dfd;
 }
 
-static int write_owned_file(const struct mount_op *op)
+static long write_owned_file(const struct mount_op *op)
 {
     const char *name;
-    int dfd = open_owned_parent(op, &name);
+    long dfd = open_owned_parent(op, &name);
     if (dfd < 0)
-        return -1;
-    int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, op->mode);
-    close_keep_errno(dfd);
+        return dfd;
+    long fd = rt_sys(SYS_openat, dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     op->mode);
+    rt_sys(SYS_close, dfd);
     if (fd < 0)
-        return -1;
-    if (fchown(fd, op->owner, op->owner) < 0) {
-        close_keep_errno(fd);
-        return -1;
+        return fd;
+    long rc = rt_sys(SYS_fchown, fd, op->owner, op->owner);
+    if (rc < 0) {
+        rt_sys(SYS_close, fd);
+        return rc;
     }
-    return write_all(fd, op->src, op->len);
+    return write_all((int)fd, op->src, op->len);
 }
 
-
-static int apply_op(const struct mount_op *op, int src_fd, struct mount_failure *fail)
+static int apply_op(const struct build *b, const struct mount_op *op, int src_fd,
+                    struct mount_failure *fail)
 {
+    long rc;
     switch (op->kind) {
     case MOP_DIR:
-        return make_dirs(op->dst, 0755) < 0 ? fail_at(fail, "creating directory", op->dst) : 0;
+        rc = make_dirs(b, op->dst, 0755);
+        return rc < 0 ? fail_at(fail, "creating directory", op->dst, rc) : 0;
     case MOP_BIND:
-        return apply_bind(op, src_fd, fail);
+        return apply_bind(b, op, src_fd, fail);
     case MOP_SYMLINK: {
         const char *name;
-        cleanup_close int pfd = make_parent_dirs(op->dst) < 0 ? -1
-                                : open_parent_in_root(op->dst, &name);
-        if (pfd < 0 || symlinkat(op->src, pfd, name) < 0)
-            return fail_at(fail, "creating symlink", op->dst);
-        return 0;
+        cleanup_sys_close int pfd = -1;
+        if ((rc = make_parent_dirs(b, op->dst)) >= 0 &&
+            (rc = pfd = (int)open_parent_in_root(b, op->dst, &name)) >= 0)
+            rc = rt_sys(SYS_symlinkat, op->src, pfd, name);
+        return rc < 0 ? fail_at(fail, "creating symlink", op->dst, rc) : 0;
     }
     case MOP_TMPFS:
-        return mount_new(op, "tmpfs", op->data, "mounting tmpfs", fail);
+        return mount_new(b, op, "tmpfs", op->data, "mounting tmpfs", fail);
     case MOP_PROC:
-        /* pid 1 (not dumpable: a copy of the caller) is not even listed */
-        return mount_new(op, "proc", "hidepid=invisible", "mounting proc", fail);
+        /* pid 1 (not dumpable: its memory is ours, or a copy) is not even
+         * listed: not its cmdline, which anyone who sees it may read */
+        return mount_new(b, op, "proc", "hidepid=invisible", "mounting proc", fail);
     case MOP_DEVPTS:
-        return mount_new(op, "devpts", "newinstance,ptmxmode=0666,mode=0620", "mounting devpts",
-                         fail);
+        return mount_new(b, op, "devpts", "newinstance,ptmxmode=0666,mode=0620",
+                         "mounting devpts", fail);
     case MOP_FILE:
-        return write_file(op) < 0 ? fail_at(fail, "writing file", op->dst) : 0;
+        rc = write_file(b, op);
+        return rc < 0 ? fail_at(fail, "writing file", op->dst, rc) : 0;
     case MOP_OWNED_FILE:
-        return write_owned_file(op) < 0 ? fail_at(fail, "writing file", op->dst) : 0;
+        rc = write_owned_file(op);
+        return rc < 0 ? fail_at(fail, "writing file", op->dst, rc) : 0;
     case MOP_READONLY: {
-        cleanup_close int target = open_in_root(op->dst, O_PATH);
-        if (target < 0 || set_attrs(target, "", MOPF_RDONLY) < 0)
-            return fail_at(fail, "remounting read-only", op->dst);
+        struct mount_attr attr = {.attr_set = attr_bits(MOPF_RDONLY)};
+        cleanup_sys_close int target = (int)open_in_root(b, op->dst, O_PATH);
+        if ((rc = target) < 0 || (rc = set_attrs(target, "", 0, &attr)) < 0)
+            return fail_at(fail, "remounting read-only", op->dst, rc);
         return 0;
     }
     case MOP_ROOT:
         break;
     }
-    errno = EINVAL;
-    return fail_at(fail, "unknown mount operation", op->dst);
+    return fail_at(fail, "unknown mount operation", op->dst, -EINVAL);
 }
 
 /* A copy of the source's mounts as they are now, detached: the staging root
  * mounted later on /tmp is not part of it even when the source is /tmp or /. */
-static int clone_source(const struct mount_op *op)
+static long clone_source(const struct mount_op *op)
 {
     struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS};
-    int fd = (int)syscall(SYS_openat2, AT_FDCWD, op->src, &how, sizeof how);
+    long fd = rt_sys(SYS_openat2, AT_FDCWD, op->src, &how, sizeof how);
     if (fd < 0)
-        return -1;
-    int tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
-                                     (op->kind == MOP_BIND ? AT_RECURSIVE : 0));
-    close_keep_errno(fd);
+        return fd;
+    long tree = rt_sys(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+                                                   (op->kind == MOP_BIND ? AT_RECURSIVE : 0));
+    rt_sys(SYS_close, fd);
     return tree;
-}
-
-/* A copy made in the caller's namespace is a peer of a shared source: a mount
- * the plan makes inside it would show up on the host. */
-static int make_private(int tree, const struct mount_op *op)
-{
-    struct mount_attr attr = {.propagation = MS_PRIVATE};
-    return mount_setattr(tree, "", AT_EMPTY_PATH | (op->kind == MOP_BIND ? AT_RECURSIVE : 0),
-                         &attr, sizeof attr);
 }
 
 int rt_mount_open_sources(const rt_mount_plan *plan, bool in_caller_ns, int *fds,
@@ -915,16 +925,22 @@ int rt_mount_open_sources(const rt_mount_plan *plan, bool in_caller_ns, int *fds
     for (size_t i = 0; i < plan->n; i++)
         fds[i] = -1;
     /* before the copies: a copy of a shared mount would be its peer */
-    if (!in_caller_ns && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        return fail_at(fail, "making mount propagation private", "/");
+    long rc;
+    if (!in_caller_ns && (rc = rt_sys(SYS_mount, NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) < 0)
+        return fail_at(fail, "making mount propagation private", "/", rc);
     for (size_t i = 0; i < plan->n; i++) {
-        if (plan->ops[i].kind != MOP_BIND && plan->ops[i].kind != MOP_ROOT)
+        const struct mount_op *op = &plan->ops[i];
+        if (op->kind != MOP_BIND && op->kind != MOP_ROOT)
             continue;
-        fds[i] = clone_source(&plan->ops[i]);
-        if (fds[i] < 0)
-            return fail_at(fail, "opening mount source", plan->ops[i].src);
-        if (in_caller_ns && make_private(fds[i], &plan->ops[i]) < 0)
-            return fail_at(fail, "making mount propagation private", plan->ops[i].src);
+        if ((rc = clone_source(op)) < 0)
+            return fail_at(fail, "opening mount source", op->src, rc);
+        fds[i] = (int)rc;
+        /* A copy made in the caller's namespace is a peer of a shared source:
+         * a mount the plan makes inside it would show up on the host. */
+        struct mount_attr attr = {.propagation = MS_PRIVATE};
+        if (in_caller_ns &&
+            (rc = set_attrs(fds[i], "", op->kind == MOP_BIND ? AT_RECURSIVE : 0, &attr)) < 0)
+            return fail_at(fail, "making mount propagation private", op->src, rc);
     }
     return 0;
 }
@@ -934,69 +950,80 @@ int rt_mount_open_sources(const rt_mount_plan *plan, bool in_caller_ns, int *fds
  * old root on top of it, and a lazy unmount drops it. */
 static int enter_root(const char *staging, struct mount_failure *fail)
 {
-    if (chdir(staging) < 0)
-        return fail_at(fail, "entering the new root", staging);
-    if (syscall(SYS_pivot_root, ".", ".") < 0)
-        return fail_at(fail, "pivot_root", staging);
-    if (umount2(".", MNT_DETACH) < 0)
-        return fail_at(fail, "detaching the old root", "/");
-    if (chdir("/") < 0)
-        return fail_at(fail, "entering the new root", "/");
-    if (set_attrs(AT_FDCWD, "/", MOPF_RDONLY | MOPF_NOSUID | MOPF_NODEV) < 0)
-        return fail_at(fail, "making the root read-only", "/");
+    struct mount_attr attr = {.attr_set = attr_bits(MOPF_RDONLY | MOPF_NOSUID | MOPF_NODEV)};
+    long rc;
+    if ((rc = rt_sys(SYS_chdir, staging)) < 0)
+        return fail_at(fail, "entering the new root", staging, rc);
+    if ((rc = rt_sys(SYS_pivot_root, ".", ".")) < 0)
+        return fail_at(fail, "pivot_root", staging, rc);
+    if ((rc = rt_sys(SYS_umount2, ".", MNT_DETACH)) < 0)
+        return fail_at(fail, "detaching the old root", "/", rc);
+    if ((rc = rt_sys(SYS_chdir, "/")) < 0)
+        return fail_at(fail, "entering the new root", "/", rc);
+    if ((rc = set_attrs(AT_FDCWD, "/", 0, &attr)) < 0)
+        return fail_at(fail, "making the root read-only", "/", rc);
     return 0;
 }
 
-static int build_root(const rt_mount_plan *plan, const int *fds, struct mount_failure *fail);
+static int build_root(struct build *b, const rt_mount_plan *plan, const int *fds,
+                      struct mount_failure *fail);
 
 int rt_mount_setup_root(const rt_mount_plan *plan, const int *fds, struct mount_failure *fail)
 {
     /* The root's files and the tmpfs roots are owned by the fs uid that makes
      * them: ns root's host id, as when the sandbox's root builds it. */
-    if (plan->host_ids && set_fs_ids(RT_HOST_ROOT_UID) < 0)
-        return fail_at(fail, "taking the sandbox root's file system ids", "/");
-    building_as_host = plan->host_ids;
-    int rc = build_root(plan, fds, fail);
-    building_as_host = false;
-    if (plan->host_ids && set_fs_ids(0) < 0 && rc == 0)
-        return fail_at(fail, "restoring the file system ids", "/");
-    return rc;
+    long rc;
+    if (plan->host_ids && (rc = set_fs_ids(RT_HOST_ROOT_UID)) < 0)
+        return fail_at(fail, "taking the sandbox root's file system ids", "/", rc);
+    struct build b = {.stage_fd = -1, .as_host = plan->host_ids};
+    int built = build_root(&b, plan, fds, fail);
+    rt_sys_closep(&b.stage_fd);
+    if (plan->host_ids && (rc = set_fs_ids(0)) < 0 && built == 0)
+        return fail_at(fail, "restoring the file system ids", "/", rc);
+    return built;
 }
 
-static int build_root(const rt_mount_plan *plan, const int *fds, struct mount_failure *fail)
+static int build_root(struct build *b, const rt_mount_plan *plan, const int *fds,
+                      struct mount_failure *fail)
 {
     static const char staging[] = "/tmp";
     size_t first = 0;
+    long rc;
     if (plan->n && plan->ops[0].kind == MOP_ROOT) {
         if (bind_root(&plan->ops[0], fds[0], staging, fail) < 0)
             return -1;
         first = 1;
-    } else if (mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") < 0) {
-        return fail_at(fail, "mounting the root tmpfs", staging);
+    } else if ((rc = rt_sys(SYS_mount, "tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV,
+                            "size=1m,mode=0755")) < 0) {
+        return fail_at(fail, "mounting the root tmpfs", staging, rc);
     }
-    if (chdir(staging) < 0 || (stage_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-        return fail_at(fail, "entering the new root", staging);
+    if ((rc = rt_sys(SYS_chdir, staging)) < 0 ||
+        (rc = b->stage_fd = (int)rt_sys(SYS_openat, AT_FDCWD, ".",
+                                        O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return fail_at(fail, "entering the new root", staging, rc);
     /* The plan's modes are exact: the caller's umask is for the command only. */
-    mode_t umask_saved = umask(0);
+    mode_t umask_saved = (mode_t)rt_sys(SYS_umask, 0);
     for (size_t i = first; i < plan->n; i++) {
         /* a workspace file is given to its owner: that takes CAP_CHOWN, which
          * the host's root has only with fs uid 0 */
         bool chown = plan->host_ids && plan->ops[i].kind == MOP_OWNED_FILE;
-        if (chown && set_fs_ids(0) < 0)
-            return fail_at(fail, "restoring the file system ids", plan->ops[i].dst);
-        if (apply_op(&plan->ops[i], fds[i], fail) < 0)
+        if (chown && (rc = set_fs_ids(0)) < 0)
+            return fail_at(fail, "restoring the file system ids", plan->ops[i].dst, rc);
+        if (apply_op(b, &plan->ops[i], fds[i], fail) < 0)
             return -1;
-        if (chown && set_fs_ids(RT_HOST_ROOT_UID) < 0)
-            return fail_at(fail, "taking the sandbox root's file system ids", plan->ops[i].dst);
+        if (chown && (rc = set_fs_ids(RT_HOST_ROOT_UID)) < 0)
+            return fail_at(fail, "taking the sandbox root's file system ids", plan->ops[i].dst,
+                           rc);
     }
-    umask(umask_saved);
+    rt_sys(SYS_umask, umask_saved);
     for (size_t i = 0; i < plan->n; i++)
         if (fds[i] >= 0)
-            close(fds[i]);
-    close(steal_fd(&stage_fd));
+            rt_sys(SYS_close, fds[i]);
+    rt_sys(SYS_close, b->stage_fd);
+    b->stage_fd = -1;
     if (enter_root(staging, fail) < 0)
         return -1;
-    if (chdir(plan->cwd) < 0)
-        return fail_at(fail, "changing to the working directory", plan->cwd);
+    if ((rc = rt_sys(SYS_chdir, plan->cwd)) < 0)
+        return fail_at(fail, "changing to the working directory", plan->cwd, rc);
     return 0;
 }

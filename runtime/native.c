@@ -3,14 +3,18 @@
  * made ahead, hand it everything at once), then supervise. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/sched.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/capability.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -37,6 +41,13 @@ static const char *const default_env[] = {
 };
 
 struct native {
+    /* What pid 1 reads, ours until it is reaped: with CLONE_VM it reads it
+     * here, while we go on (see start_child). */
+    struct child_args ca;
+    void *stacks;              /* pid 1's and the command's, with guard pages */
+    char **argv;               /* the spec's, copied */
+    struct sock_fprog prog;    /* the spec's filter, copied */
+    bool shares_memory;        /* pid 1 is cloned with CLONE_VM */
     rt_mount_plan plan;
     int *src_fds;
     bool sources_open;         /* src_fds are ours (opened for the bare namespace) */
@@ -167,19 +178,6 @@ static int open_stdin(struct native *n, const rt_spec *spec, int *child_end, rt_
     return 0;
 }
 
-/* late_userns: the child enters the user and network namespaces made ahead
- * after its root (see rt_child_main). */
-static pid_t clone_child(int *pidfd, bool late_userns)
-{
-    struct clone_args args = {
-        .flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD |
-                 (late_userns ? 0 : CLONE_NEWUSER | CLONE_NEWNET),
-        .pidfd = (uint64_t)(uintptr_t)pidfd,
-        .exit_signal = SIGCHLD,
-    };
-    return (pid_t)syscall(SYS_clone3, &args, sizeof args);
-}
-
 /* One stage's byte to the child, with fds (SCM_RIGHTS) when there are any. A
  * child that failed its setup is gone: EPIPE, and no SIGPIPE for the caller. */
 static int send_stage(int sync, unsigned char c, const int *fds, int n_fds, rt_error *err)
@@ -209,6 +207,8 @@ static int send_stage(int sync, unsigned char c, const int *fds, int n_fds, rt_e
 struct go {
     int fds[CHILD_GO_MAX_FDS];
     int n_fds, n_join;
+    bool self_moves;           /* pid 1 moves itself (cgroup v1) */
+    bool command_joins;        /* the last of the n_join is the command's */
 };
 
 static void close_go(struct go *go)
@@ -233,24 +233,34 @@ static int take_namespaces(struct go *go, rt_error *err)
 
 /* The group with the spec's limits (what it could not take named in
  * `enforced`) and, on cgroup v1, the fds pid 1 joins it and later leaves it
- * with (no global lock, see cgroup.h); on v2 the caller moves pid 1 in. */
+ * with (no global lock, see cgroup.h); on v2 the caller moves pid 1 in. A pid
+ * 1 that shares our memory stays out of the memory controller's group, which
+ * the command joins before its exec (see PID1_SHARES_MEMORY). */
 static int make_group(struct native *n, rt_enforced *enforced, struct go *go, rt_error *err)
 {
-    int n_leave = 0;
     *enforced = (rt_enforced){0};
-    if (rt_cgroup_detect()->version == RT_CGROUP_NONE)
+    int version = rt_cgroup_detect()->version;
+    if (version == RT_CGROUP_NONE)
         return 0;
     if (rt_cgroup_create(&n->limits, &n->cg, enforced, err) < 0)
         return rt_error_wrap(err, "cgroup");
+    go->self_moves = version == RT_CGROUP_V1;
     int *fds = go->fds + go->n_fds;
-    int n_join = rt_cgroup_self_join_fds(n->cg, fds, err);
+    int n_join = rt_cgroup_self_join_fds(n->cg, n->shares_memory, fds, err);
     if (n_join < 0)
         return rt_error_wrap(err, "cgroup");
     go->n_fds += n_join;
-    if (n_join > 0 && (n_leave = rt_cgroup_self_leave_fds(fds + n_join, err)) < 0)
+    int got = n->shares_memory ? rt_cgroup_memory_join_fd(n->cg, fds + n_join, err) : 0;
+    if (got < 0)
+        return rt_error_wrap(err, "cgroup");
+    go->n_fds += got;
+    go->command_joins = got > 0;
+    int n_leave = n_join > 0 ? rt_cgroup_self_leave_fds(n->shares_memory, fds + n_join + got, err)
+                             : 0;
+    if (n_leave < 0)
         return rt_error_wrap(err, "cgroup");
     go->n_fds += n_leave;
-    go->n_join = n_join;
+    go->n_join = n_join + got;
     return 0;
 }
 
@@ -280,12 +290,140 @@ static int make_pipes(struct native *n, const rt_spec *spec, struct pipes *p, rt
     return open_stdin(n, spec, &p->in, err);
 }
 
-/* The command's stack until it execs: exec_command's path buffer and a margin. */
-#define CHILD_STACK_SIZE (64 * 1024)
+/* pid 1's stack (the mount plan's path buffers, a few deep), then the
+ * command's until it execs (exec_command's path buffer), each above a guard
+ * page. */
+#define PID1_STACK_SIZE (128 * 1024)
+#define COMMAND_STACK_SIZE (64 * 1024)
+#define GUARD_SIZE 4096
+#define STACKS_SIZE (GUARD_SIZE + PID1_STACK_SIZE + GUARD_SIZE + COMMAND_STACK_SIZE)
 
-/* A capability state with `caps` in the permitted and effective sets and `inh`
- * in the inheritable one (which cannot gain what the bounding set lost). */
-static int make_caps(uint64_t caps, uint64_t inh, cap_t *out, rt_error *err)
+static int map_stacks(struct native *n, rt_error *err)
+{
+    void *m = mmap(NULL, STACKS_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (m == MAP_FAILED)
+        return rt_error_set(err, errno, "mapping the sandbox's stacks");
+    n->stacks = m;
+    char *p = m;
+    if (mprotect(p + GUARD_SIZE, PID1_STACK_SIZE, PROT_READ | PROT_WRITE) < 0 ||
+        mprotect(p + 2 * GUARD_SIZE + PID1_STACK_SIZE, COMMAND_STACK_SIZE,
+                 PROT_READ | PROT_WRITE) < 0)
+        return rt_error_set(err, errno, "mapping the sandbox's stacks");
+    return 0;
+}
+
+static void *pid1_stack_top(const struct native *n)
+{
+    return (char *)n->stacks + GUARD_SIZE + PID1_STACK_SIZE;
+}
+
+static void *command_stack_top(const struct native *n)
+{
+    return (char *)n->stacks + STACKS_SIZE;
+}
+
+static int pid1_main(void *ca)
+{
+    rt_child_main(ca);
+}
+
+/* A privileged caller's pid 1 shares its memory (CLONE_VM): no page tables to
+ * copy, no copy-on-write faults on either side, nor the TLB shootdowns they
+ * cost while our threads run. It reads n->ca in place, on a stack of its own,
+ * and runs on raw system calls (sys.h); it makes our memory map non-dumpable
+ * (child.c), so that only the host's root may read it, as it does its copy
+ * otherwise. Processes that share a memory map are one unit for the OOM
+ * killer, scored by that map's size (ours): pid 1 stays out of the sandbox's
+ * memory cgroup, which the command joins itself until its exec, when the
+ * kernel never picks a vfork child sharing its parent's memory. Not shared:
+ * - an unprivileged caller's: we write its id maps (idmap.h), and a
+ *   non-dumpable process's /proc files would refuse them to a caller that is
+ *   not root;
+ * - AddressSanitizer's: its bookkeeping (shadow memory, the thread's stack
+ *   bounds) would be the caller's;
+ * - on cgroup v2, where a process leaves a group only for another, and pid 1
+ *   would have none but the caller's to stay in;
+ * - with fs.suid_dumpable = 1: every pid 1's uid change makes the shared
+ *   map dumpable again, while another's command may already run;
+ * - for a profile that keeps capabilities: pid 1 blanks its copy of our
+ *   arguments, where the sandbox could mount a /proc without hidepid. */
+#if defined(__SANITIZE_ADDRESS__)
+#define PID1_SHARES_MEMORY false
+#else
+#define PID1_SHARES_MEMORY true
+#endif
+
+static int read_suid_dumpable(void)
+{
+    char c = '?';
+    int fd = open("/proc/sys/fs/suid_dumpable", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t r = read(fd, &c, 1);
+    close(fd);
+    return r == 1 && c >= '0' && c <= '9' ? c - '0' : -1;
+}
+
+static bool pid1_shares_memory(const rt_spec *spec, bool privileged)
+{
+    return PID1_SHARES_MEMORY && privileged && !spec->keep_caps &&
+           rt_cgroup_detect()->version != RT_CGROUP_V2 && read_suid_dumpable() == 0;
+}
+
+/* late_userns: the child enters the user and network namespaces made ahead
+ * after its root (see rt_child_main). */
+static pid_t clone_child(struct native *n, int *pidfd, bool late_userns)
+{
+    int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD |
+                (late_userns ? 0 : CLONE_NEWUSER | CLONE_NEWNET);
+    if (n->shares_memory) {
+        /* Until pid 1 resets them, our handlers would run there, on our memory. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        pid_t pid = clone(pid1_main, pid1_stack_top(n), flags | CLONE_VM | SIGCHLD, &n->ca, pidfd);
+        int e = errno;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        errno = e;
+        return pid;
+    }
+    struct clone_args args = {.flags = (uint64_t)flags, .pidfd = (uint64_t)(uintptr_t)pidfd,
+                              .exit_signal = SIGCHLD};
+    pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+    if (pid == 0)
+        rt_child_main(&n->ca);
+    return pid;
+}
+
+static int copy_argv(struct native *n, char *const *argv, rt_error *err)
+{
+    size_t count = 0;
+    while (argv[count])
+        count++;
+    if (!(n->argv = calloc(count + 1, sizeof *n->argv)))
+        return rt_error_set(err, errno, "copying the command");
+    for (size_t i = 0; i < count; i++)
+        if (!(n->argv[i] = strdup(argv[i])))
+            return rt_error_set(err, errno, "copying the command");
+    return 0;
+}
+
+static int copy_program(struct native *n, const struct sock_fprog *prog, rt_error *err)
+{
+    size_t bytes = prog->len * sizeof *prog->filter;
+    struct sock_filter *f = malloc(bytes ? bytes : 1);
+    if (!f)
+        return rt_error_set(err, errno, "copying the seccomp filter");
+    memcpy(f, prog->filter, bytes);
+    n->prog = (struct sock_fprog){.len = prog->len, .filter = f};
+    return 0;
+}
+
+/* capset(2)'s sets: `caps` in the permitted and effective sets and `inh` in
+ * the inheritable one (which cannot gain what the bounding set lost), built
+ * with libcap, which knows the kernel's capabilities. */
+static int make_caps(uint64_t caps, uint64_t inh,
+                     struct __user_cap_data_struct out[_LINUX_CAPABILITY_U32S_3], rt_error *err)
 {
     cap_t c = cap_init();
     if (!c)
@@ -301,14 +439,31 @@ static int make_caps(uint64_t caps, uint64_t inh, cap_t *out, rt_error *err)
             return rt_error_set(err, errno, "capability %d", cap);
         }
     }
-    *out = c;
+    static const cap_flag_t sets[] = {CAP_EFFECTIVE, CAP_PERMITTED, CAP_INHERITABLE};
+    memset(out, 0, sizeof *out * _LINUX_CAPABILITY_U32S_3);
+    for (int cap = 0; cap < 64; cap++) {
+        for (int s = 0; s < 3; s++) {
+            cap_flag_value_t v = CAP_CLEAR;
+            if (((caps | inh) >> cap & 1) && cap_get_flag(c, (cap_value_t)cap, sets[s], &v) < 0) {
+                cap_free(c);
+                return rt_error_set(err, errno, "capability %d", cap);
+            }
+            __u32 *word = s == 0   ? &out[cap / 32].effective
+                          : s == 1 ? &out[cap / 32].permitted
+                                   : &out[cap / 32].inheritable;
+            if (v == CAP_SET)
+                *word |= 1u << (cap % 32);
+        }
+    }
+    cap_free(c);
     return 0;
 }
 
 /* Everything that may allocate happens here, before clone. */
 static int prepare(struct native *n, const rt_spec *spec, bool privileged, bool late_userns,
-                   struct child_args *ca, rt_error *err)
+                   rt_error *err)
 {
+    struct child_args *ca = &n->ca;
     if (rt_mount_plan_build(spec, late_userns, &n->plan, err) < 0)
         return -1;
     n->src_fds = calloc(n->plan.n ? n->plan.n : 1, sizeof *n->src_fds);
@@ -317,25 +472,27 @@ static int prepare(struct native *n, const rt_spec *spec, bool privileged, bool 
     const char *path = "";
     if (build_env(n, spec, &path, err) < 0)
         return -1;
+    if (copy_argv(n, spec->argv, err) < 0 || map_stacks(n, err) < 0 ||
+        (spec->seccomp && copy_program(n, rt_seccomp_program(spec->seccomp), err) < 0))
+        return -1;
     *ca = (struct child_args){
         .plan = &n->plan,
         .src_fds = n->src_fds,
-        .argv = spec->argv,
+        .argv = n->argv,
         .envp = n->envp,
         .path = path,
         .switch_user = privileged,
+        .blank_cmdline = !n->shares_memory,
         .late_userns = late_userns,
         .keep_caps = spec->keep_caps,
-        .stack_size = CHILD_STACK_SIZE,
+        .stack = command_stack_top(n),
     };
     if (spec->seccomp) {
-        ca->seccomp = rt_seccomp_program(spec->seccomp);
+        ca->seccomp = &n->prog;
         ca->seccomp_flags = rt_seccomp_flags(spec->seccomp);
     }
-    if (!(ca->stack = malloc(CHILD_STACK_SIZE)))
-        return rt_error_set(err, errno, "allocating");
-    if (make_caps(spec->keep_caps | 1ull << CAP_SETPCAP, spec->keep_caps, &ca->caps_setup, err) < 0 ||
-        make_caps(spec->keep_caps, spec->keep_caps, &ca->caps_final, err) < 0)
+    if (make_caps(spec->keep_caps | 1ull << CAP_SETPCAP, spec->keep_caps, ca->caps_setup, err) < 0 ||
+        make_caps(spec->keep_caps, spec->keep_caps, ca->caps_final, err) < 0)
         return -1;
     plan_rlimits(ca, &spec->limits);
     return 0;
@@ -353,20 +510,14 @@ static int open_sources(struct native *n, rt_error *err)
     return 0;
 }
 
-/* Ours: the child has its own copies. */
+/* Ours: the child has its own copies. The numbers stay: pid 1 may be reading
+ * them, in our memory. */
 static void close_sources(struct native *n)
 {
     for (size_t i = 0; n->sources_open && i < n->plan.n; i++)
         if (n->src_fds[i] >= 0)
-            close(steal_fd(&n->src_fds[i]));
+            close(n->src_fds[i]);
     n->sources_open = false;
-}
-
-static void release_child_args(struct child_args *ca)
-{
-    cap_free(ca->caps_setup);
-    cap_free(ca->caps_final);
-    free(ca->stack);
 }
 
 static int watch(rt_sandbox *sb, int slot, int fd, uint32_t events, rt_error *err)
@@ -427,10 +578,11 @@ static int send_go_ahead(rt_sandbox *sb, struct pipes *p, bool late_userns, stru
     rt_enforced *enf = &sb->result.enforced;
     if (make_group(n, enf, go, err) < 0 || (late_userns && take_namespaces(go, err) < 0))
         return -1;
-    if (n->cg && go->n_join == 0 && rt_cgroup_attach(n->cg, n->pid, err) < 0)
+    if (n->cg && !go->self_moves && rt_cgroup_attach(n->cg, n->pid, err) < 0)
         return rt_error_wrap(err, "cgroup");
     unsigned char byte = (enf->memory ? 0 : CHILD_FALLBACK_MEMORY) |
                          (enf->pids ? 0 : CHILD_FALLBACK_PIDS) |
+                         (go->command_joins ? CHILD_GO_COMMAND_JOINS : 0) |
                          (unsigned char)(go->n_join << CHILD_GO_JOIN_SHIFT);
     if (send_stage(p->sync[1], byte, go->fds, go->n_fds, err) < 0)
         return -1;
@@ -489,7 +641,7 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
      * capabilities needs the namespaces to be its own, and so the first way. */
     bool late_userns = privileged && !spec->keep_caps && rt_netns_pending();
     struct pipes p = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, -1};
-    struct child_args ca = {0};
+    struct child_args *ca = &n->ca;
     rt_error local;
     rt_error_clear(&local);
     n->start_ns = rt_now_ns();
@@ -498,20 +650,20 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
      * submounts over what they hide), and the detached copies made here
      * would not be. */
     bool bare = rt_mountns_bare() >= 0 && !spec->keep_caps;
-    if (prepare(n, spec, privileged, late_userns, &ca, &local) < 0 ||
+    n->shares_memory = pid1_shares_memory(spec, privileged);
+    if (prepare(n, spec, privileged, late_userns, &local) < 0 ||
         make_pipes(n, spec, &p, &local) < 0 || (bare && open_sources(n, &local) < 0)) {
         close_sources(n);
         close_pipes(&p);
-        release_child_args(&ca);
         finish_early(sb, &local);
         return 0;
     }
-    ca.sync_fd = p.sync[0];
-    ca.sync_peer_fd = p.sync[1];
-    ca.msg_fd = p.msg[1];
-    ca.stdio[0] = p.in;
-    ca.stdio[1] = p.out[1];
-    ca.stdio[2] = p.err[1];
+    ca->sync_fd = p.sync[0];
+    ca->sync_peer_fd = p.sync[1];
+    ca->msg_fd = p.msg[1];
+    ca->stdio[0] = p.in;
+    ca->stdio[1] = p.out[1];
+    ca->stdio[2] = p.err[1];
     int pidfd = -1, cwd = -1;
     /* The cgroup thread (sbx run) ends here: it wrote to memory the clone would
      * share (see prestart.c), and shares our file system context. Its group is
@@ -523,19 +675,16 @@ static int native_start(rt_sandbox *sb, const rt_spec *spec, rt_error *err)
     bool entered = bare && rt_mountns_enter_bare(&cwd) == 0;
     if (bare && !entered)
         close_sources(n);
-    ca.sources_open = n->sources_open;
-    n->pid = clone_child(&pidfd, late_userns);
-    if (n->pid == 0)
-        rt_child_main(&ca);
+    ca->sources_open = n->sources_open;
+    n->pid = clone_child(n, &pidfd, late_userns);
     int clone_err = errno;
     bool back = !entered || rt_mountns_leave_bare(cwd) == 0;
     if (!back)
         rt_error_set(&local, errno, "returning from the bare mount namespace");
-    release_child_args(&ca);
     close_sources(n);
     if (n->pid < 0 || !back) {
         if (n->pid < 0) {
-            rt_error_set(&local, clone_err, "clone3");
+            rt_error_set(&local, clone_err, "starting the sandbox's init (clone)");
         } else {
             pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
             waitpid(n->pid, NULL, 0);
@@ -867,6 +1016,13 @@ static void native_release(rt_sandbox *sb)
     }
     if (n->sync_fd >= 0)
         close(n->sync_fd);
+    /* Normally reaped by now; not after a failed poll in rt_supervisor_free.
+     * Its memory may be ours (CLONE_VM): it must be gone before we free it. */
+    if (n->pid > 0 && !n->reaped) {
+        kill(n->pid, SIGKILL);
+        while (waitpid(n->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
     if (n->cg)
         rt_cgroup_destroy(n->cg, NULL);
     rt_mount_plan_free(&n->plan);
@@ -874,6 +1030,12 @@ static void native_release(rt_sandbox *sb)
     for (size_t i = 0; n->envp && n->envp[i]; i++)
         free(n->envp[i]);
     free(n->envp);
+    for (size_t i = 0; n->argv && n->argv[i]; i++)
+        free(n->argv[i]);
+    free(n->argv);
+    free(n->prog.filter);
+    if (n->stacks)
+        munmap(n->stacks, STACKS_SIZE);
     free(n->stdin_data);
     free(n->error);
     free(n->start_error);

@@ -21,23 +21,22 @@
 #include "cleanup.h"
 #include "idmap.h"
 #include "prestart.h"
+#include "sys.h"
 
 int rt_netns_loopback_up(void)
 {
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    long fd = rt_sys(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return -1;
+        return (int)fd;
     struct ifreq ifr = {0};
     memcpy(ifr.ifr_name, "lo", sizeof "lo");
-    int rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
+    long rc = rt_sys(SYS_ioctl, fd, SIOCGIFFLAGS, &ifr);
     if (rc == 0) {
         ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-        rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+        rc = rt_sys(SYS_ioctl, fd, SIOCSIFFLAGS, &ifr);
     }
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
+    rt_sys(SYS_close, fd);
+    return (int)rc;
 }
 
 /* Runs on a thread that ends afterwards: its own network namespace changes. */
@@ -46,8 +45,10 @@ static int make_network_namespace(void)
     if (unshare(CLONE_NEWNET) < 0)
         return -1;
     int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0 && rt_netns_loopback_up() < 0) {
+    int rc;
+    if (fd >= 0 && (rc = rt_netns_loopback_up()) < 0) {
         close(fd);
+        errno = -rc;
         return -1;
     }
     return fd;

@@ -24,8 +24,8 @@ bool rt_netns_pending(void);
  * -1 with the reason when there are none or the thread failed. */
 int rt_netns_take(int *net, int *user, rt_error *err);
 
-/* Brings up lo in the calling thread's network namespace; only system calls, so
- * the sandbox's pid 1 may call it. -1 with errno on failure. */
+/* Brings up lo in the calling thread's network namespace; only raw system calls
+ * (sys.h), so the sandbox's pid 1 may call it. 0, or -errno. */
 int rt_netns_loopback_up(void);
 
 #endif

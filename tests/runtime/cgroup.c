@@ -312,8 +312,8 @@ static void test_self_move(void)
     int fds[2 * RT_CGROUP_MAX_FDS], n_join = -1, n_leave = -1;
     int rc = rt_cgroup_create(&l, &cg, &e, &err);
     if (rc == 0) {
-        n_join = rt_cgroup_self_join_fds(cg, fds, &err);
-        n_leave = rt_cgroup_self_leave_fds(fds + (n_join > 0 ? n_join : 0), &err);
+        n_join = rt_cgroup_self_join_fds(cg, false, fds, &err);
+        n_leave = rt_cgroup_self_leave_fds(false, fds + (n_join > 0 ? n_join : 0), &err);
     }
     int hier = 0;
     for (int s = 0; s < 4; s++)
@@ -362,6 +362,60 @@ static void test_self_move(void)
     wait_status(pid);
     close(in[1]);
     close(out[0]);
+}
+
+/* A pid 1 that shares its caller's memory joins every hierarchy but the
+ * memory controller's; the command joins that one with its own fd. */
+static void test_memory_apart(void)
+{
+    rt_limits l = {.memory_bytes = 64 * MiB, .pids = 8, .cpus = 1};
+    rt_enforced e;
+    rt_error err = {0};
+    rt_cgroup *cg = NULL;
+    int fds[2 * RT_CGROUP_MAX_FDS], mfd = -1, n_join = -1, n_leave = -1, n_mem = -1;
+    int rc = rt_cgroup_create(&l, &cg, &e, &err);
+    if (rc == 0) {
+        n_join = rt_cgroup_self_join_fds(cg, true, fds, &err);
+        n_leave = rt_cgroup_self_leave_fds(true, fds + (n_join > 0 ? n_join : 0), &err);
+        n_mem = rt_cgroup_memory_join_fd(cg, &mfd, &err);
+    }
+    int hier = 0;
+    for (int s = 1; s < 4; s++)
+        hier += distinct(s) && strcmp(info->parent[s], info->parent[0]) != 0;
+    ok(rc == 0 && find_group() && n_join == hier && n_leave == hier && n_mem == 1 && mfd >= 0,
+       "memory apart: join and leave fds for the %d other hierarchies (%d, %d), one for memory",
+       hier, n_join, n_leave);
+    for (int i = 0; i < n_join + n_leave; i++)
+        close(fds[i]);
+    int sync[2] = {-1, -1};
+    pid_t pid = rc == 0 && n_mem == 1 && pipe(sync) == 0 ? fork() : -1;
+    if (pid == 0) {
+        char c;
+        close(sync[1]);
+        _exit(write(mfd, "0", 1) == 1 && read(sync[0], &c, 1) == 0 ? 0 : 1);
+    }
+    bool in_memory = false, elsewhere = false, has = false;
+    for (int tries = 0; pid > 0 && !has && tries < 1000; tries++) {
+        if (procs(group[0], pid, &has) < 0)
+            break;
+        if (!has)
+            usleep(1000);
+    }
+    in_memory = has;
+    for (int s = 1; s < 4; s++)
+        if (pid > 0 && distinct(s) && strcmp(info->parent[s], info->parent[0]) != 0)
+            elsewhere |= procs(group[s], pid, &has) != 0 || has;
+    ok(in_memory, "memory apart: a process joins the memory group with its fd");
+    ok(pid > 0 && !elsewhere, "memory apart: and no other group");
+    if (sync[1] >= 0)
+        close(sync[1]);
+    if (sync[0] >= 0)
+        close(sync[0]);
+    if (pid > 0)
+        wait_status(pid);
+    if (mfd >= 0)
+        close(mfd);
+    ok(rc == 0 && rt_cgroup_destroy(cg, &err) == 0, "memory apart: destroyed (%s)", err.msg);
 }
 
 static void test_create_fails(void)
@@ -636,10 +690,10 @@ int main(int argc, char **argv)
     setenv("SBX_CGROUP_PARENT", parent, 1);
     setenv("SBX_CGROUP_POOL", "0", 1);      /* groups made and removed: cgroup_pool.t has the pool */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    tap_plan(53);
+    tap_plan(57);
     test_detect();
     if (info->version != RT_CGROUP_V1) {
-        skip(38, "not cgroup v1");
+        skip(42, "not cgroup v1");
     } else {
         rt_limits l = {.memory_bytes = 64 * MiB, .pids = 16, .cpus = 1};
         rt_enforced e = {0};
@@ -657,6 +711,7 @@ int main(int argc, char **argv)
         test_pids_kill();
         test_destroy_busy();
         test_self_move();
+        test_memory_apart();
         test_create_fails();
         test_sweep();
         test_prestart();

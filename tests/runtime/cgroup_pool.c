@@ -419,7 +419,7 @@ static void test_join_keeps_lock(void)
         int fds[RT_CGROUP_MAX_FDS];
         rt_error err = {0};
         rt_cgroup *cg = create(64 * MiB, 16, 1, NULL);
-        int n = cg ? rt_cgroup_self_join_fds(cg, fds, &err) : -1;
+        int n = cg ? rt_cgroup_self_join_fds(cg, false, fds, &err) : -1;
         pid_t keeper = n > 0 ? fork() : -1;
         if (keeper == 0) {          /* only the join fds and the pipe stay open */
             for (int fd = 3; fd < 1024; fd++) {

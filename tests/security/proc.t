@@ -1,6 +1,7 @@
 #!/bin/bash
 # /proc: the sandbox's own processes only; nothing of the host or of the sandbox's
-# init (a copy of the caller) to read, write or execute; no kernel knobs.
+# init (whose memory is the caller's, or a copy) to read, write or execute; no
+# kernel knobs.
 . "$(dirname "$0")/lib.sh"
 plan 21
 
@@ -13,10 +14,10 @@ like "$(line r:/proc/self/exe)" "^ALLOWED kind=reg read=32$" "/proc/self/exe can
 like "$(line w:/proc/self/exe) / $(line rw:/proc/self/exe)" \
      "^DENIED errno=(ETXTBSY|EROFS|EACCES) / DENIED errno=(ETXTBSY|EROFS|EACCES)$" \
      "/proc/self/exe cannot be opened for writing"
-# pid 1 is the sandbox's init: a copy of the caller (sbx, the daemon's spawner),
-# non-dumpable, so nothing of its memory, fds or executable is reachable; /proc
-# is mounted with hidepid=invisible, so it is not even listed (ENOENT). A /proc
-# without hidepid still refuses these (EACCES, EPERM).
+# pid 1 is the sandbox's init: its memory is the caller's (sbx, the daemon's
+# spawner) or a copy, non-dumpable, so nothing of its memory, fds or executable
+# is reachable; /proc is mounted with hidepid=invisible, so it is not even listed
+# (ENOENT). A /proc without hidepid still refuses these (EACCES, EPERM).
 NOPID1='DENIED errno=(ENOENT|EACCES|EPERM)'
 denied path:/proc/1/exe "$NOPID1" "pid 1's executable (the host's sbx) cannot be opened"
 denied exec:/proc/1/exe "$NOPID1" "pid 1's executable cannot be run"
@@ -43,9 +44,9 @@ unset SBX_SECURITY_CANARY
 case $out in *CALLERENV-*) leaked=1 ;; *) leaked=0 ;; esac
 ok "$leaked" "the caller's environment shows in no process's environ or cmdline"
 
-# pid 1 is a copy of sbx, argv included: an --env value given on the command
+# pid 1's memory is sbx's, argv included: an --env value given on the command
 # line must not be readable from /proc/1/cmdline (anyone who sees pid 1 may read
-# its cmdline; pid 1 blanks its copy, and hidepid hides it).
+# its cmdline).
 out=$(sbx --env SBX_TEST_TOKEN=s3cr3t-9f2c -- sh -c 'tr "\0" "\n" </proc/1/cmdline')
 case $out in *s3cr3t-9f2c*) leaked=1 ;; *) leaked=0 ;; esac
 ok "$leaked" "the caller's argv (an --env secret) is not in /proc/1/cmdline"
