@@ -413,6 +413,18 @@ static bool open_parent(int slot)
     return true;
 }
 
+/* Does the v1 memory parent of sandbox groups have a limit (a page counter
+ * below the kernel's "unlimited", which is about 2^63 bytes)? */
+static bool parent_memory_limited(void)
+{
+    uint64_t mem, memsw = UINT64_MAX;
+    if (read_u64(g.pfd[SLOT_MEMORY], "memory.limit_in_bytes", &mem) < 0 ||
+        (g.info.memory_swap &&
+         read_u64(g.pfd[SLOT_MEMORY], "memory.memsw.limit_in_bytes", &memsw) < 0))
+        return true;
+    return mem < (1ull << 62) || memsw < (1ull << 62);
+}
+
 static void setup_v1(const proc_view *v, const char *name)
 {
     rt_cgroup_info *info = &g.info;
@@ -431,6 +443,7 @@ static void setup_v1(const proc_view *v, const char *name)
         faccessat(g.pfd[SLOT_MEMORY], "memory.memsw.limit_in_bytes", F_OK, 0) == 0;
     if (info->memory && !info->memory_swap)
         note("no memory.memsw (swap accounting off): swappiness 0 instead");
+    info->memory_parent_limited = info->memory && parent_memory_limited();
     info->version = info->writable ? RT_CGROUP_V1 : RT_CGROUP_NONE;
 }
 

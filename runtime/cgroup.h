@@ -20,6 +20,9 @@ typedef struct rt_cgroup_info {
     rt_cgroup_version version;
     bool memory, memory_swap, pids, cpu, cpuacct;  /* usable controllers/files */
     bool writable;             /* we can create sandbox groups */
+    bool memory_parent_limited; /* v1: the sandboxes' memory parent has a limit of
+                                * its own (or it could not be read), seen at
+                                * detection: an OOM there scans every sandbox */
     int pool;                  /* v1: memory, cpu and cpuacct groups kept for reuse
                                 * (SBX_CGROUP_POOL, default 64); 0: each made and removed */
     char parent[4][512];       /* v1: memory, pids, cpu, cpuacct parents; v2: [0] */

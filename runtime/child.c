@@ -467,6 +467,8 @@ static _Noreturn void run_init(const struct child_args *a, const struct leave *l
     struct launch l = {.a = a, .join_fd = leave->command_join, .listener = -1};
     long cmd = clone_on_stack(CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, a->stack,
                               launch_command, &l);
+    if (leave->command_join >= 0)
+        rt_sys(SYS_close, leave->command_join);    /* joined, or never will */
     if (cmd < 0)
         fail(a, cmd, "starting the command", NULL);
     if (l.err)

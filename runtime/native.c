@@ -29,6 +29,7 @@
 #include "mountns.h"
 #include "netns.h"
 #include "sandbox-internal.h"
+#include "sys.h"
 
 enum { W_STDOUT, W_STDERR, W_MSG, W_PIDFD, W_STDIN, W_COUNT };
 
@@ -343,20 +344,26 @@ static int pid1_main(void *ca)
  *   bounds) would be the caller's;
  * - on cgroup v2, where a process leaves a group only for another, and pid 1
  *   would have none but the caller's to stay in;
+ * - when the sandboxes' memory parent group has a limit: an OOM there scans
+ *   every sandbox, and may come while a command is past the point where the
+ *   OOM killer spares it (its exec swapping memory maps, a failed exec's exit);
+ * - with vm.oom_kill_allocating_task = 1, which kills whoever allocates;
  * - with fs.suid_dumpable = 1: every pid 1's uid change makes the shared
  *   map dumpable again, while another's command may already run;
  * - for a profile that keeps capabilities: pid 1 blanks its copy of our
  *   arguments, where the sandbox could mount a /proc without hidepid. */
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || \
+    defined(__SANITIZE_HWADDRESS__)
 #define PID1_SHARES_MEMORY false
 #else
 #define PID1_SHARES_MEMORY true
 #endif
 
-static int read_suid_dumpable(void)
+/* A sysctl's first digit; -1 when unreadable. */
+static int read_sysctl_digit(const char *path)
 {
     char c = '?';
-    int fd = open("/proc/sys/fs/suid_dumpable", O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
     ssize_t r = read(fd, &c, 1);
@@ -366,8 +373,11 @@ static int read_suid_dumpable(void)
 
 static bool pid1_shares_memory(const rt_spec *spec, bool privileged)
 {
+    const rt_cgroup_info *cg = rt_cgroup_detect();
     return PID1_SHARES_MEMORY && privileged && !spec->keep_caps &&
-           rt_cgroup_detect()->version != RT_CGROUP_V2 && read_suid_dumpable() == 0;
+           cg->version != RT_CGROUP_V2 && !cg->memory_parent_limited &&
+           read_sysctl_digit("/proc/sys/fs/suid_dumpable") == 0 &&
+           read_sysctl_digit("/proc/sys/vm/oom_kill_allocating_task") == 0;
 }
 
 /* late_userns: the child enters the user and network namespaces made ahead
@@ -377,13 +387,13 @@ static pid_t clone_child(struct native *n, int *pidfd, bool late_userns)
     int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD |
                 (late_userns ? 0 : CLONE_NEWUSER | CLONE_NEWNET);
     if (n->shares_memory) {
-        /* Until pid 1 resets them, our handlers would run there, on our memory. */
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
+        /* Until pid 1 resets them, our handlers would run there, on our memory:
+         * every signal blocked, glibc's own too (sigfillset leaves them out). */
+        uint64_t all = ~0ull, old;
+        rt_sys(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof all);
         pid_t pid = clone(pid1_main, pid1_stack_top(n), flags | CLONE_VM | SIGCHLD, &n->ca, pidfd);
         int e = errno;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        rt_sys(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof old);
         errno = e;
         return pid;
     }
@@ -541,8 +551,13 @@ static void unwatch(rt_sandbox *sb, int slot)
     n->open[slot] = false;
 }
 
+/* A command that shares pid 1's memory until its exec is spared by the OOM
+ * killer only while pid 1 lives (in_vfork): it goes first, and, killed, the
+ * kernel charges its memory rather than look for a victim. */
 static void kill_tree(struct native *n)
 {
+    if (n->shares_memory && n->cg && !n->reaped)
+        rt_cgroup_kill(n->cg);
     if (n->w[W_PIDFD].fd >= 0 && !n->reaped)
         pidfd_send_signal(n->w[W_PIDFD].fd, SIGKILL, NULL, 0);
 }
@@ -1019,6 +1034,8 @@ static void native_release(rt_sandbox *sb)
     /* Normally reaped by now; not after a failed poll in rt_supervisor_free.
      * Its memory may be ours (CLONE_VM): it must be gone before we free it. */
     if (n->pid > 0 && !n->reaped) {
+        if (n->shares_memory && n->cg)
+            rt_cgroup_kill(n->cg);     /* first: see kill_tree */
         kill(n->pid, SIGKILL);
         while (waitpid(n->pid, NULL, 0) < 0 && errno == EINTR)
             ;

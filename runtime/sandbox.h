@@ -28,7 +28,7 @@ void rt_supervisor_free(rt_supervisor *sup);
  * call returns. On a setup failure inside the sandbox this still succeeds: the
  * result says status error with the cause. -1 only when nothing could start.
  * As root, the native sandbox's pid 1 shares this process's memory until it
- * ends: the process becomes non-dumpable, and must not change its credentials
+ * ends: the process becomes non-dumpable, and must not make itself dumpable
  * while sandboxes run (docs/security.md, "Memory of the caller"). */
 int rt_sandbox_start(rt_supervisor *sup, const rt_spec *spec, const rt_callbacks *cb,
                      rt_sandbox **out, rt_error *err);
