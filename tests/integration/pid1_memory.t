@@ -23,15 +23,17 @@ trap restore EXIT
 
 memline() { "$SBX" run -- cat /proc/self/cgroup | sed -n 's/^[0-9]*:memory://p'; }
 
+echo 0 > /proc/sys/fs/suid_dumpable
+echo 0 > /proc/sys/vm/oom_kill_allocating_task
 like "$(memline)" '^/sandboxd/' "pid 1 shares sbx's memory; the command joins the memory group"
 
 echo 1 > /proc/sys/fs/suid_dumpable
 is "$(memline)" / "with fs.suid_dumpable = 1, pid 1 is a copy in the memory group"
-echo "$dumpable" > /proc/sys/fs/suid_dumpable
+echo 0 > /proc/sys/fs/suid_dumpable
 
 echo 1 > /proc/sys/vm/oom_kill_allocating_task
 is "$(memline)" / "with vm.oom_kill_allocating_task = 1, pid 1 is a copy"
-echo "$allocating" > /proc/sys/vm/oom_kill_allocating_task
+echo 0 > /proc/sys/vm/oom_kill_allocating_task
 
 mkdir "$own/$limited" && echo 1G > "$own/$limited/memory.limit_in_bytes"
 is "$(SBX_CGROUP_PARENT=$limited SBX_CGROUP_POOL=0 memline)" / \
